@@ -1,0 +1,1 @@
+export { CofferError, hasErrorCode } from './errors.ts';
