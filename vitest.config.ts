@@ -8,6 +8,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Starts a throwaway S3 store on first use when COFFER_TEST_S3_URL is unset (test-support/services.ts).
+    globalSetup: ['test-support/global-setup.ts'],
     reporters: ['default'],
   },
 });
