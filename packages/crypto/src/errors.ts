@@ -8,12 +8,16 @@
  * and a test keeps the two identical.
  */
 export class CofferError extends Error {
-  /** Stable machine-readable code, e.g. `COFFER_ERR_BAD_MAC`. */
+  /** Stable machine-readable code, such as COFFER_ERR_BACKUP_KEY_MISMATCH. */
   readonly code: string;
   /** Extra facts that help a user or a log reader (never secrets or plaintext). */
   readonly details: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(code: string, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+  constructor(
+    code: string,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CofferError';
     this.code = code;
@@ -25,3 +29,17 @@ export class CofferError extends Error {
 export function hasErrorCode(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
 }
+
+/**
+ * Every code @coffer/crypto throws, with a one-line description (docs/errors.md is generated from
+ * this record). Keep entries sorted by owner block; add, never rename.
+ */
+export const ERROR_CODES: Record<string, string> = {
+  // Recovery key, encodings, identifiers (crypto-keys)
+  COFFER_ERR_RECOVERY_KEY_LENGTH:
+    'The recovery key does not have 64 letters and digits (details: length given, expected 64).',
+  COFFER_ERR_RECOVERY_KEY_CHARACTER:
+    'The recovery key contains a character that is not A-Z or 0-9 (details: character, position, group).',
+  COFFER_ERR_BAD_ENCODING: 'A hex, base64 or base64url string is malformed (details: encoding).',
+  COFFER_ERR_BAD_UUID: 'An account id (ACI) is not a UUID in 8-4-4-4-12 hex form.',
+};

@@ -1,1 +1,50 @@
-export { CofferError, hasErrorCode } from './errors.ts';
+// crypto-keys: recovery key, key derivation (spec 1, 2), XEdDSA, encodings
+export { constantTimeEqual } from './constant-time.ts';
+export {
+  bytesToUuid,
+  concatBytes,
+  fromBase64,
+  fromBase64Url,
+  fromHex,
+  toBase64,
+  toBase64Url,
+  toHex,
+  utf8,
+  uuidToBytes,
+} from './encoding.ts';
+export { CofferError, ERROR_CODES, hasErrorCode } from './errors.ts';
+export { sha256 } from './hash.ts';
+export {
+  type Aci,
+  type BackupIdKeyPair,
+  clampPrivateKey,
+  deriveBackupId,
+  deriveBackupIdKeyPair,
+  deriveBackupKey,
+  deriveForwardSecrecyTokenKey,
+  deriveLocalBackupMetadataKey,
+  deriveMediaEncryptionKey,
+  deriveMediaId,
+  deriveMessageBackupKey,
+  deriveMessageBackupKeyFromRecoveryKey,
+  deriveSvrbPassword,
+  deriveSvrKey,
+  deriveThumbnailTransitKey,
+  INFO as KEY_DERIVATION_INFO,
+  type MacAndAesKeys,
+  publicKeyFromPrivate,
+  thumbnailAttachmentKeys,
+} from './key-derivation.ts';
+export { mediaName, thumbnailMediaName } from './media-name.ts';
+export { type Rng, randomBytes } from './random.ts';
+export {
+  formatRecoveryKey,
+  generateRecoveryKey,
+  isValidRecoveryKey,
+  parseRecoveryKey,
+  RECOVERY_KEY_ALPHABET,
+  RECOVERY_KEY_LENGTH,
+} from './recovery-key.ts';
+export { deriveSvrSubkeys } from './svr-key.ts';
+export { xeddsaSign, xeddsaVerify } from './xeddsa.ts';
+// end crypto-keys

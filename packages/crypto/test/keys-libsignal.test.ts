@@ -1,0 +1,177 @@
+// Cross-checks against the reference implementation, @signalapp/libsignal-client 0.103.0
+// (devDependency, tests only): every derivation for many random recovery keys and ACIs, and
+// XEdDSA signatures in both directions.
+import { randomUUID } from 'node:crypto';
+import { Aci, PrivateKey, PublicKey } from '@signalapp/libsignal-client';
+import {
+  AccountEntropyPool,
+  BackupForwardSecrecyToken,
+  BackupKey,
+} from '@signalapp/libsignal-client/dist/AccountKeys.js';
+import { MessageBackupKey } from '@signalapp/libsignal-client/dist/MessageBackup.js';
+import { describe, expect, it } from 'vitest';
+import {
+  deriveBackupId,
+  deriveBackupIdKeyPair,
+  deriveBackupKey,
+  deriveLocalBackupMetadataKey,
+  deriveMediaEncryptionKey,
+  deriveMediaId,
+  deriveMessageBackupKey,
+  deriveSvrKey,
+  deriveThumbnailTransitKey,
+  generateRecoveryKey,
+  isValidRecoveryKey,
+  publicKeyFromPrivate,
+  randomBytes,
+  toHex,
+  uuidToBytes,
+  xeddsaSign,
+  xeddsaVerify,
+} from '../src/index.ts';
+
+const ab = (u: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(u);
+const ROUNDS = 200;
+
+describe('derivations equal libsignal for random recovery keys and ACIs', () => {
+  it(`${ROUNDS} random identities, Coffer-generated and libsignal-generated keys`, () => {
+    for (let i = 0; i < ROUNDS; i++) {
+      const aep = i % 2 === 0 ? generateRecoveryKey() : AccountEntropyPool.generate();
+      expect(isValidRecoveryKey(aep)).toBe(AccountEntropyPool.isValid(aep));
+      const uuid = randomUUID();
+      const aci = Aci.fromUuid(uuid);
+
+      const backupKey = deriveBackupKey(aep);
+      const lsBackupKey = AccountEntropyPool.deriveBackupKey(aep);
+      expect(toHex(backupKey)).toBe(toHex(lsBackupKey.serialize()));
+      expect(toHex(deriveSvrKey(aep))).toBe(toHex(AccountEntropyPool.deriveSvrKey(aep)));
+
+      const backupId = deriveBackupId(backupKey, uuid);
+      expect(toHex(backupId)).toBe(toHex(lsBackupKey.deriveBackupId(aci)));
+      const kp = deriveBackupIdKeyPair(backupKey, uuid);
+      const lsPriv = lsBackupKey.deriveEcKey(aci);
+      expect(toHex(kp.privateKey)).toBe(toHex(lsPriv.serialize()));
+      expect(toHex(kp.publicKey)).toBe(toHex(lsPriv.getPublicKey().serialize()));
+      expect(toHex(deriveLocalBackupMetadataKey(backupKey))).toBe(
+        toHex(lsBackupKey.deriveLocalBackupMetadataKey()),
+      );
+
+      const legacy = deriveMessageBackupKey(backupKey, backupId);
+      const lsLegacy = new MessageBackupKey({ accountEntropy: aep, aci });
+      expect(toHex(legacy.hmacKey)).toBe(toHex(lsLegacy.hmacKey));
+      expect(toHex(legacy.aesKey)).toBe(toHex(lsLegacy.aesKey));
+      const token = randomBytes(32);
+      const fs = deriveMessageBackupKey(backupKey, backupId, token);
+      const lsFs = new MessageBackupKey({
+        accountEntropy: aep,
+        aci,
+        forwardSecrecyToken: new BackupForwardSecrecyToken(ab(token)),
+      });
+      expect(toHex(fs.hmacKey)).toBe(toHex(lsFs.hmacKey));
+      expect(toHex(fs.aesKey)).toBe(toHex(lsFs.aesKey));
+    }
+  });
+
+  it(`${ROUNDS} random media root keys, ACIs and media names`, () => {
+    for (let i = 0; i < ROUNDS; i++) {
+      const root = randomBytes(32);
+      // libsignal uses its BackupKey class for the (random) media root key too.
+      const lsRoot = new BackupKey(ab(root));
+      const uuid = randomUUID();
+      const aci = Aci.fromUuid(uuid);
+      expect(toHex(deriveBackupId(root, uuidToBytes(uuid)))).toBe(toHex(lsRoot.deriveBackupId(aci)));
+      expect(toHex(deriveBackupIdKeyPair(root, uuid).publicKey)).toBe(
+        toHex(lsRoot.deriveEcKey(aci).getPublicKey().serialize()),
+      );
+      // Names: hex media names, their thumbnails, and arbitrary Unicode (UTF-8 encoded in info).
+      const name =
+        i % 3 === 0
+          ? toHex(randomBytes(96))
+          : i % 3 === 1
+            ? `${toHex(randomBytes(96))}_thumbnail`
+            : `näme-${i}-📎`;
+      const mediaId = deriveMediaId(root, name);
+      expect(toHex(mediaId)).toBe(toHex(lsRoot.deriveMediaId(name)));
+      const mk = deriveMediaEncryptionKey(root, mediaId);
+      expect(toHex(mk.hmacKey) + toHex(mk.aesKey)).toBe(toHex(lsRoot.deriveMediaEncryptionKey(ab(mediaId))));
+      const tk = deriveThumbnailTransitKey(root, mediaId);
+      expect(toHex(tk.hmacKey) + toHex(tk.aesKey)).toBe(
+        toHex(lsRoot.deriveThumbnailTransitEncryptionKey(ab(mediaId))),
+      );
+    }
+  });
+});
+
+describe('XEdDSA interoperates with libsignal', () => {
+  const message = (i: number) => randomBytes(i % 7 === 0 ? 0 : (i * 37) % 300);
+
+  it('our signatures verify in libsignal PublicKey.verify (both Edwards sign-bit cases)', () => {
+    const signBits = new Set<number>();
+    for (let i = 0; i < ROUNDS; i++) {
+      const priv = randomBytes(32);
+      const lsPriv = PrivateKey.deserialize(ab(priv));
+      const ourPub = publicKeyFromPrivate(priv); // clamp + X25519 base-point multiplication
+      expect(toHex(ourPub)).toBe(toHex(lsPriv.getPublicKey().serialize()));
+      const msg = message(i);
+      const sig = xeddsaSign(priv, msg);
+      expect(sig).toHaveLength(64);
+      expect(lsPriv.getPublicKey().verify(ab(msg), ab(sig))).toBe(true);
+      expect(xeddsaVerify(ourPub, msg, sig)).toBe(true);
+      signBits.add(edwardsSignBit(lsPriv.sign(ab(msg))));
+    }
+    // Both kinds of key occurred, so the negation branch of xeddsaSign was exercised.
+    expect(signBits).toEqual(new Set([0, 1]));
+  });
+
+  it('libsignal signatures verify with xeddsaVerify', () => {
+    for (let i = 0; i < ROUNDS; i++) {
+      const lsPriv = PrivateKey.generate();
+      const pub = lsPriv.getPublicKey().serialize();
+      const msg = message(i);
+      const sig = lsPriv.sign(ab(msg));
+      expect(xeddsaVerify(pub, msg, sig)).toBe(true);
+      expect(xeddsaVerify(pub.subarray(1), msg, sig)).toBe(true); // bare 32-byte u also accepted
+    }
+  });
+
+  it('tampered message, signature or key is rejected by both', () => {
+    for (let i = 0; i < 60; i++) {
+      const lsPriv = PrivateKey.generate();
+      const pub = lsPriv.getPublicKey().serialize();
+      const msg = randomBytes(1 + (i % 50));
+      const sig = ab(i % 2 === 0 ? lsPriv.sign(ab(msg)) : xeddsaSign(lsPriv.serialize(), msg));
+
+      const badMsg = msg.slice();
+      badMsg[i % badMsg.length] = (badMsg[i % badMsg.length] as number) ^ (1 << (i % 8));
+      expect(xeddsaVerify(pub, badMsg, sig)).toBe(false);
+      expect(PublicKey.deserialize(pub).verify(ab(badMsg), sig)).toBe(false);
+
+      const badSig = sig.slice();
+      badSig[i % 64] = (badSig[i % 64] as number) ^ (1 << (i % 8));
+      expect(xeddsaVerify(pub, msg, badSig)).toBe(false);
+      expect(PublicKey.deserialize(pub).verify(ab(msg), badSig)).toBe(false);
+
+      const otherPub = PrivateKey.generate().getPublicKey().serialize();
+      expect(xeddsaVerify(otherPub, msg, sig)).toBe(false);
+      expect(PublicKey.deserialize(otherPub).verify(ab(msg), sig)).toBe(false);
+
+      expect(xeddsaVerify(pub, msg, sig.subarray(0, 63))).toBe(false);
+      const wrongType = pub.slice();
+      wrongType[0] = 0x06;
+      expect(xeddsaVerify(wrongType, msg, sig)).toBe(false);
+    }
+  });
+
+  it('signs with the derived backup-id key; the server-side libsignal check accepts it', () => {
+    const aep = generateRecoveryKey();
+    const uuid = randomUUID();
+    const kp = deriveBackupIdKeyPair(deriveBackupKey(aep), uuid);
+    const presentation = randomBytes(300);
+    const sig = xeddsaSign(kp.privateKey, presentation);
+    expect(PublicKey.deserialize(ab(kp.publicKey)).verify(ab(presentation), ab(sig))).toBe(true);
+  });
+});
+
+function edwardsSignBit(libsignalSignature: Uint8Array): number {
+  return ((libsignalSignature[63] as number) & 0x80) >> 7;
+}
