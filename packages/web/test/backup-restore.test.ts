@@ -1,0 +1,193 @@
+import { randomBytes } from 'node:crypto';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBundle, openProfile, type Profile, screenshotter } from './browser.ts';
+import { type RunningServer, startServer } from './server.ts';
+
+/**
+ * The seed story in a real browser: profile A registers, fills its history, opts in, saves the
+ * key and backs up; profile B (a fresh user-data-dir: "a new phone") verifies the same identity,
+ * is refused with a wrong key, restores with the right one and sees the same chats and a photo;
+ * turning backups off deletes the server copy.
+ */
+
+const IDENTIFIER = 'alice@example.test';
+let server: RunningServer;
+const opened: Profile[] = [];
+let shot: (page: Page, step: string) => Promise<void>;
+
+beforeAll(async () => {
+  const dist = await buildBundle();
+  server = await startServer({ webDist: dist, port: 28000 + Math.floor(Math.random() * 900) });
+  shot = await screenshotter('backup-restore');
+}, 180_000);
+
+afterAll(async () => {
+  for (const p of opened) await p.close().catch(() => undefined);
+  await server?.close();
+});
+
+async function profile(name: string): Promise<Profile> {
+  const p = await openProfile(name);
+  opened.push(p);
+  return p;
+}
+
+/** Verification with the code read from the server's development outbox, as the UI shows it. */
+async function verifyIdentity(page: Page, step: string): Promise<void> {
+  await page.getByLabel('Phone number or e-mail').fill(IDENTIFIER);
+  await page.getByRole('button', { name: 'Send code' }).click();
+  await expect.poll(() => page.getByTestId('dev-code').textContent()).toMatch(/^\d{6}$/);
+  await expect(await page.getByText('Development', { exact: true }).isVisible()).toBe(true);
+  await shot(page, step);
+  await page.getByRole('button', { name: 'Use this code' }).click();
+  await page.getByRole('button', { name: 'Verify' }).click();
+}
+
+async function chatNames(page: Page): Promise<string[]> {
+  await page.getByRole('list', { name: 'Chats' }).waitFor();
+  return page.locator('.chat-name').allTextContents();
+}
+
+async function openBackups(page: Page): Promise<void> {
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await page.getByRole('link', { name: 'Chats' }).click();
+  await page.getByRole('link', { name: 'Chat backups' }).click();
+  await page.getByRole('heading', { name: 'What is backed up' }).waitFor();
+}
+
+function expectOnlyOwnOrigin(p: Profile): void {
+  const foreign = p.requests.filter(
+    (u) => !u.startsWith(server.url) && !u.startsWith('blob:') && !u.startsWith('data:'),
+  );
+  expect(foreign, 'the app must make no external network requests').toEqual([]);
+}
+
+describe('web app: back up in one browser profile, restore in another', () => {
+  let recoveryKey = '';
+  let namesA: string[] = [];
+
+  it('profile A registers, seeds a history, opts in, confirms the key and backs up', async () => {
+    const a = await profile('a');
+    const page = a.page;
+    await page.goto(server.url);
+    await page.getByRole('heading', { name: 'Coffer Messenger' }).waitFor();
+    await shot(page, 'a-welcome');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await verifyIdentity(page, 'a-verification-code');
+
+    await page.getByRole('button', { name: 'Generate sample history' }).click();
+    namesA = await chatNames(page);
+    expect(namesA.length).toBeGreaterThanOrEqual(8);
+    await shot(page, 'a-chats');
+
+    // Send a message: stored locally, then carried by the backup.
+    await page.locator('.chat-row').first().click();
+    await page.getByRole('img').first().waitFor();
+    await page.getByRole('textbox', { name: 'Message' }).fill('See you on the new phone');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByText('See you on the new phone').waitFor();
+    await shot(page, 'a-conversation');
+    await page.getByRole('button', { name: 'Back' }).click();
+
+    await openBackups(page);
+    await shot(page, 'a-backups-off');
+    await page.getByRole('button', { name: 'Turn on backups' }).click();
+    const groups = await page.getByTestId('recovery-key').locator('span').allTextContents();
+    expect(groups).toHaveLength(16);
+    expect(groups.every((g) => /^[0-9A-Z]{4}$/.test(g))).toBe(true);
+    recoveryKey = groups.join('');
+    await shot(page, 'a-recovery-key');
+
+    await page.getByRole('button', { name: 'I wrote it down' }).click();
+    // A typo is caught before the key is accepted as written down.
+    const typo = `${recoveryKey.slice(0, 10)}${recoveryKey[10] === 'A' ? 'B' : 'A'}${recoveryKey.slice(11)}`;
+    await page.getByLabel('Recovery key', { exact: true }).fill(typo);
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await expect.poll(() => page.getByRole('alert').first().textContent()).toMatch(/does not match/);
+    // Lower case with dashes is the same key (spec 1: any case, spaces or dashes).
+    await page.getByLabel('Recovery key', { exact: true }).fill(groups.join('-').toLowerCase());
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByRole('button', { name: 'Back up now' }).waitFor();
+
+    await page.getByRole('button', { name: 'Back up now' }).click();
+    await page.getByRole('progressbar', { name: 'Backup progress' }).waitFor();
+    await shot(page, 'a-backing-up');
+    await page.getByText('Backup complete.').waitFor({ timeout: 120_000 });
+    expect(await page.getByTestId('last-backup').textContent()).not.toBe('Never');
+    expect(await page.getByTestId('media-count').textContent()).toMatch(/^[1-9]\d* files/);
+    await shot(page, 'a-backed-up');
+
+    await page.getByRole('button', { name: 'Verify backup' }).click();
+    await page.getByText('Your backup is restorable.').waitFor({ timeout: 120_000 });
+    expect(await page.getByTestId('last-verified').textContent()).not.toBe('Never');
+    await shot(page, 'a-verified');
+    expectOnlyOwnOrigin(a);
+    expect(a.problems).toEqual([]);
+  });
+
+  it('profile B verifies identity, refuses a wrong key, restores with the right one', async () => {
+    expect(recoveryKey).toMatch(/^[0-9A-Z]{64}$/);
+    const b = await profile('b');
+    const page = b.page;
+    await page.goto(server.url);
+    await page.getByRole('button', { name: 'Restore from backup' }).click();
+    await verifyIdentity(page, 'b-verification-code');
+    const keyBox = page.getByLabel('Recovery key', { exact: true });
+    await keyBox.waitFor();
+
+    // Mistyped: one character short.
+    await keyBox.fill(recoveryKey.slice(0, 63));
+    await page.getByRole('button', { name: 'Restore' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/64/);
+    await shot(page, 'b-mistyped-key');
+
+    // Well-formed but another key: refused, and nothing is imported.
+    const alphabet = '0123456789abcdefghijklmnopqrstuvwxyz';
+    const wrong = Array.from(randomBytes(64), (x) => alphabet[x % 36]).join('');
+    await keyBox.fill(wrong);
+    await page.getByRole('button', { name: 'Restore' }).click();
+    await expect
+      .poll(() => page.getByRole('alert').textContent(), { timeout: 60_000 })
+      .toMatch(/recovery key/i);
+    await shot(page, 'b-wrong-key');
+
+    await keyBox.fill(recoveryKey.match(/.{4}/g)!.join(' '));
+    await page.getByRole('button', { name: 'Restore' }).click();
+    await page.getByRole('button', { name: 'Open chats' }).waitFor({ timeout: 120_000 });
+    await shot(page, 'b-restored');
+    await page.getByRole('button', { name: 'Open chats' }).click();
+
+    expect((await chatNames(page)).sort()).toEqual([...namesA].sort());
+    await shot(page, 'b-chats');
+    await page.locator('.chat-row').first().click();
+    await page.getByText('See you on the new phone').waitFor();
+    // Media arrives in the background: wait for a decoded photo.
+    const img = page.locator('img.media').first();
+    await img.waitFor({ timeout: 120_000 });
+    await expect
+      .poll(() =>
+        img.evaluate((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth),
+      )
+      .toBeGreaterThan(0);
+    await shot(page, 'b-conversation-with-photo');
+    expectOnlyOwnOrigin(b);
+  });
+
+  it('turning backups off deletes the copy on the server', async () => {
+    const b = opened[1]!;
+    const page = b.page;
+    await page.getByRole('button', { name: 'Back' }).click();
+    await openBackups(page);
+    expect(await server.hasMessagesBackup()).toBe(true);
+    await page.getByRole('button', { name: 'Turn off and delete backup' }).click();
+    await shot(page, 'b-confirm-turn-off');
+    await page.getByRole('button', { name: 'Delete backup' }).click();
+    await page
+      .getByText('Backups are off and your backup was deleted from the server.')
+      .waitFor({ timeout: 60_000 });
+    await page.getByRole('button', { name: 'Turn on backups' }).waitFor();
+    await shot(page, 'b-backups-off');
+    expect(await server.hasMessagesBackup()).toBe(false);
+  });
+});
