@@ -9,6 +9,8 @@ export const ERROR_CODES: Record<string, string> = {
   COFFER_ERR_BACKUP_NO_INFO: 'The backup is empty: it has no BackupInfo message.',
   COFFER_ERR_FRAME_ENCODE: 'A frame could not be encoded (a value is out of range for its protobuf type).',
   COFFER_ERR_JSON_SYNTAX: 'The .jsonproto file is not valid JSON5.',
+  COFFER_ERR_JSON_UNKNOWN_FIELDS:
+    'The backup has fields this version does not know; proto3 JSON cannot carry them.',
   COFFER_ERR_JSON_SHAPE:
     'The .jsonproto file is not an array [BackupInfo, Frame, ...] in the proto3 JSON mapping.',
 };

@@ -4,6 +4,16 @@ import * as BackupProto from './gen/Backup.ts';
 import * as MetadataProto from './gen/proto/backup_metadata.ts';
 
 export { ERROR_CODES } from './errors.ts';
+export type { BackupItem, ByteSource, FrameItem, InfoItem, ReadOptions } from './frame-reader.ts';
+export {
+  DEFAULT_MAX_FRAME_SIZE,
+  FrameDecoder,
+  readBackupAll,
+  readBackupBatches,
+  readBackupItems,
+} from './frame-reader.ts';
+export type { WriteOptions } from './frame-writer.ts';
+export { encodeDelimitedFrame, encodeDelimitedInfo, writeBackup } from './frame-writer.ts';
 export {
   AccountData,
   AdHocCall,
@@ -24,5 +34,9 @@ export {
   StickerPack,
 } from './gen/Backup.ts';
 export { MetadataPb, MetadataPb_Pair } from './gen/proto/backup_metadata.ts';
+export type { JsonWriteOptions } from './json-form.ts';
+export { backupToJsonProto, backupToJsonProtoText, parseJsonProto } from './json-form.ts';
+export type { UnknownField } from './unknown-fields.ts';
+export { collectUnknownFields, hasUnknownFields } from './unknown-fields.ts';
 /** All generated Backup.proto types and codecs (`BackupProto.ChatItem_IncomingMessageDetails`, ...). */
 export { BackupProto, MetadataProto };

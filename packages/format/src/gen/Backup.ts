@@ -100,10 +100,9 @@ export function avatarColorFromJSON(object: any): AvatarColor {
     case 11:
     case "A210":
       return AvatarColor.A210;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return AvatarColor.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as AvatarColor;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for AvatarColor");
   }
 }
 
@@ -133,9 +132,8 @@ export function avatarColorToJSON(object: AvatarColor): string {
       return "A200";
     case AvatarColor.A210:
       return "A210";
-    case AvatarColor.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -166,10 +164,9 @@ export function groupV2AccessLevelFromJSON(object: any): GroupV2AccessLevel {
     case 4:
     case "UNSATISFIABLE":
       return GroupV2AccessLevel.UNSATISFIABLE;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return GroupV2AccessLevel.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as GroupV2AccessLevel;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for GroupV2AccessLevel");
   }
 }
 
@@ -185,9 +182,8 @@ export function groupV2AccessLevelToJSON(object: GroupV2AccessLevel): string {
       return "ADMINISTRATOR";
     case GroupV2AccessLevel.UNSATISFIABLE:
       return "UNSATISFIABLE";
-    case GroupV2AccessLevel.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -273,10 +269,9 @@ export function accountData_PhoneNumberSharingModeFromJSON(object: any): Account
     case 2:
     case "NOBODY":
       return AccountData_PhoneNumberSharingMode.NOBODY;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return AccountData_PhoneNumberSharingMode.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as AccountData_PhoneNumberSharingMode;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for AccountData_PhoneNumberSharingMode");
   }
 }
 
@@ -288,9 +283,8 @@ export function accountData_PhoneNumberSharingModeToJSON(object: AccountData_Pho
       return "EVERYBODY";
     case AccountData_PhoneNumberSharingMode.NOBODY:
       return "NOBODY";
-    case AccountData_PhoneNumberSharingMode.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -313,10 +307,9 @@ export function accountData_SentMediaQualityFromJSON(object: any): AccountData_S
     case 2:
     case "HIGH":
       return AccountData_SentMediaQuality.HIGH;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return AccountData_SentMediaQuality.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as AccountData_SentMediaQuality;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for AccountData_SentMediaQuality");
   }
 }
 
@@ -328,9 +321,8 @@ export function accountData_SentMediaQualityToJSON(object: AccountData_SentMedia
       return "STANDARD";
     case AccountData_SentMediaQuality.HIGH:
       return "HIGH";
-    case AccountData_SentMediaQuality.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -357,10 +349,9 @@ export function accountData_AppThemeFromJSON(object: any): AccountData_AppTheme 
     case 3:
     case "DARK":
       return AccountData_AppTheme.DARK;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return AccountData_AppTheme.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as AccountData_AppTheme;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for AccountData_AppTheme");
   }
 }
 
@@ -374,9 +365,8 @@ export function accountData_AppThemeToJSON(object: AccountData_AppTheme): string
       return "LIGHT";
     case AccountData_AppTheme.DARK:
       return "DARK";
-    case AccountData_AppTheme.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -403,10 +393,9 @@ export function accountData_CallsUseLessDataSettingFromJSON(object: any): Accoun
     case 3:
     case "WIFI_AND_MOBILE_DATA":
       return AccountData_CallsUseLessDataSetting.WIFI_AND_MOBILE_DATA;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return AccountData_CallsUseLessDataSetting.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as AccountData_CallsUseLessDataSetting;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for AccountData_CallsUseLessDataSetting");
   }
 }
 
@@ -420,9 +409,8 @@ export function accountData_CallsUseLessDataSettingToJSON(object: AccountData_Ca
       return "MOBILE_DATA_ONLY";
     case AccountData_CallsUseLessDataSetting.WIFI_AND_MOBILE_DATA:
       return "WIFI_AND_MOBILE_DATA";
-    case AccountData_CallsUseLessDataSetting.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -478,10 +466,9 @@ export function accountData_UsernameLink_ColorFromJSON(object: any): AccountData
     case 8:
     case "PURPLE":
       return AccountData_UsernameLink_Color.PURPLE;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return AccountData_UsernameLink_Color.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as AccountData_UsernameLink_Color;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for AccountData_UsernameLink_Color");
   }
 }
 
@@ -505,9 +492,8 @@ export function accountData_UsernameLink_ColorToJSON(object: AccountData_Usernam
       return "PINK";
     case AccountData_UsernameLink_Color.PURPLE:
       return "PURPLE";
-    case AccountData_UsernameLink_Color.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -544,10 +530,9 @@ export function accountData_AutoDownloadSettings_AutoDownloadOptionFromJSON(
     case 3:
     case "WIFI_AND_CELLULAR":
       return AccountData_AutoDownloadSettings_AutoDownloadOption.WIFI_AND_CELLULAR;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return AccountData_AutoDownloadSettings_AutoDownloadOption.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as AccountData_AutoDownloadSettings_AutoDownloadOption;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for AccountData_AutoDownloadSettings_AutoDownloadOption");
   }
 }
 
@@ -563,9 +548,8 @@ export function accountData_AutoDownloadSettings_AutoDownloadOptionToJSON(
       return "WIFI";
     case AccountData_AutoDownloadSettings_AutoDownloadOption.WIFI_AND_CELLULAR:
       return "WIFI_AND_CELLULAR";
-    case AccountData_AutoDownloadSettings_AutoDownloadOption.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -665,10 +649,9 @@ export function accountData_AndroidSpecificSettings_NavigationBarSizeFromJSON(
     case 2:
     case "COMPACT":
       return AccountData_AndroidSpecificSettings_NavigationBarSize.COMPACT;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return AccountData_AndroidSpecificSettings_NavigationBarSize.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as AccountData_AndroidSpecificSettings_NavigationBarSize;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for AccountData_AndroidSpecificSettings_NavigationBarSize");
   }
 }
 
@@ -682,9 +665,8 @@ export function accountData_AndroidSpecificSettings_NavigationBarSizeToJSON(
       return "NORMAL";
     case AccountData_AndroidSpecificSettings_NavigationBarSize.COMPACT:
       return "COMPACT";
-    case AccountData_AndroidSpecificSettings_NavigationBarSize.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -769,10 +751,9 @@ export function contact_IdentityStateFromJSON(object: any): Contact_IdentityStat
     case 2:
     case "UNVERIFIED":
       return Contact_IdentityState.UNVERIFIED;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return Contact_IdentityState.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as Contact_IdentityState;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for Contact_IdentityState");
   }
 }
 
@@ -784,9 +765,8 @@ export function contact_IdentityStateToJSON(object: Contact_IdentityState): stri
       return "VERIFIED";
     case Contact_IdentityState.UNVERIFIED:
       return "UNVERIFIED";
-    case Contact_IdentityState.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -809,10 +789,9 @@ export function contact_VisibilityFromJSON(object: any): Contact_Visibility {
     case 2:
     case "HIDDEN_MESSAGE_REQUEST":
       return Contact_Visibility.HIDDEN_MESSAGE_REQUEST;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return Contact_Visibility.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as Contact_Visibility;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for Contact_Visibility");
   }
 }
 
@@ -824,9 +803,8 @@ export function contact_VisibilityToJSON(object: Contact_Visibility): string {
       return "HIDDEN";
     case Contact_Visibility.HIDDEN_MESSAGE_REQUEST:
       return "HIDDEN_MESSAGE_REQUEST";
-    case Contact_Visibility.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -879,10 +857,9 @@ export function group_StorySendModeFromJSON(object: any): Group_StorySendMode {
     case 2:
     case "ENABLED":
       return Group_StorySendMode.ENABLED;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return Group_StorySendMode.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as Group_StorySendMode;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for Group_StorySendMode");
   }
 }
 
@@ -894,9 +871,8 @@ export function group_StorySendModeToJSON(object: Group_StorySendMode): string {
       return "DISABLED";
     case Group_StorySendMode.ENABLED:
       return "ENABLED";
-    case Group_StorySendMode.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -963,10 +939,9 @@ export function group_Member_RoleFromJSON(object: any): Group_Member_Role {
     case 2:
     case "ADMINISTRATOR":
       return Group_Member_Role.ADMINISTRATOR;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return Group_Member_Role.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as Group_Member_Role;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for Group_Member_Role");
   }
 }
 
@@ -978,9 +953,8 @@ export function group_Member_RoleToJSON(object: Group_Member_Role): string {
       return "DEFAULT";
     case Group_Member_Role.ADMINISTRATOR:
       return "ADMINISTRATOR";
-    case Group_Member_Role.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -1038,10 +1012,9 @@ export function group_AccessControl_AccessRequiredFromJSON(object: any): Group_A
     case 4:
     case "UNSATISFIABLE":
       return Group_AccessControl_AccessRequired.UNSATISFIABLE;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return Group_AccessControl_AccessRequired.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as Group_AccessControl_AccessRequired;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for Group_AccessControl_AccessRequired");
   }
 }
 
@@ -1057,9 +1030,8 @@ export function group_AccessControl_AccessRequiredToJSON(object: Group_AccessCon
       return "ADMINISTRATOR";
     case Group_AccessControl_AccessRequired.UNSATISFIABLE:
       return "UNSATISFIABLE";
-    case Group_AccessControl_AccessRequired.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -1128,10 +1100,9 @@ export function callLink_RestrictionsFromJSON(object: any): CallLink_Restriction
     case 2:
     case "ADMIN_APPROVAL":
       return CallLink_Restrictions.ADMIN_APPROVAL;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return CallLink_Restrictions.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as CallLink_Restrictions;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for CallLink_Restrictions");
   }
 }
 
@@ -1143,9 +1114,8 @@ export function callLink_RestrictionsToJSON(object: CallLink_Restrictions): stri
       return "NONE";
     case CallLink_Restrictions.ADMIN_APPROVAL:
       return "ADMIN_APPROVAL";
-    case CallLink_Restrictions.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -1173,10 +1143,9 @@ export function adHocCall_StateFromJSON(object: any): AdHocCall_State {
     case 1:
     case "GENERIC":
       return AdHocCall_State.GENERIC;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return AdHocCall_State.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as AdHocCall_State;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for AdHocCall_State");
   }
 }
 
@@ -1186,9 +1155,8 @@ export function adHocCall_StateToJSON(object: AdHocCall_State): string {
       return "UNKNOWN_STATE";
     case AdHocCall_State.GENERIC:
       return "GENERIC";
-    case AdHocCall_State.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -1238,10 +1206,9 @@ export function distributionList_PrivacyModeFromJSON(object: any): DistributionL
     case 3:
     case "ALL":
       return DistributionList_PrivacyMode.ALL;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return DistributionList_PrivacyMode.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as DistributionList_PrivacyMode;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for DistributionList_PrivacyMode");
   }
 }
 
@@ -1255,9 +1222,8 @@ export function distributionList_PrivacyModeToJSON(object: DistributionList_Priv
       return "ALL_EXCEPT";
     case DistributionList_PrivacyMode.ALL:
       return "ALL";
-    case DistributionList_PrivacyMode.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -1405,10 +1371,9 @@ export function sendStatus_Failed_FailureReasonFromJSON(object: any): SendStatus
     case 2:
     case "IDENTITY_KEY_MISMATCH":
       return SendStatus_Failed_FailureReason.IDENTITY_KEY_MISMATCH;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return SendStatus_Failed_FailureReason.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as SendStatus_Failed_FailureReason;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for SendStatus_Failed_FailureReason");
   }
 }
 
@@ -1420,9 +1385,8 @@ export function sendStatus_Failed_FailureReasonToJSON(object: SendStatus_Failed_
       return "NETWORK";
     case SendStatus_Failed_FailureReason.IDENTITY_KEY_MISMATCH:
       return "IDENTITY_KEY_MISMATCH";
-    case SendStatus_Failed_FailureReason.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -1521,10 +1485,9 @@ export function paymentNotification_TransactionDetails_FailedTransaction_Failure
     case 2:
     case "INSUFFICIENT_FUNDS":
       return PaymentNotification_TransactionDetails_FailedTransaction_FailureReason.INSUFFICIENT_FUNDS;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return PaymentNotification_TransactionDetails_FailedTransaction_FailureReason.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as PaymentNotification_TransactionDetails_FailedTransaction_FailureReason;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for PaymentNotification_TransactionDetails_FailedTransaction_FailureReason");
   }
 }
 
@@ -1538,9 +1501,8 @@ export function paymentNotification_TransactionDetails_FailedTransaction_Failure
       return "NETWORK";
     case PaymentNotification_TransactionDetails_FailedTransaction_FailureReason.INSUFFICIENT_FUNDS:
       return "INSUFFICIENT_FUNDS";
-    case PaymentNotification_TransactionDetails_FailedTransaction_FailureReason.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -1587,10 +1549,9 @@ export function paymentNotification_TransactionDetails_Transaction_StatusFromJSO
     case 2:
     case "SUCCESSFUL":
       return PaymentNotification_TransactionDetails_Transaction_Status.SUCCESSFUL;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return PaymentNotification_TransactionDetails_Transaction_Status.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as PaymentNotification_TransactionDetails_Transaction_Status;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for PaymentNotification_TransactionDetails_Transaction_Status");
   }
 }
 
@@ -1604,9 +1565,8 @@ export function paymentNotification_TransactionDetails_Transaction_StatusToJSON(
       return "SUBMITTED";
     case PaymentNotification_TransactionDetails_Transaction_Status.SUCCESSFUL:
       return "SUCCESSFUL";
-    case PaymentNotification_TransactionDetails_Transaction_Status.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -1639,10 +1599,9 @@ export function giftBadge_StateFromJSON(object: any): GiftBadge_State {
     case 3:
     case "FAILED":
       return GiftBadge_State.FAILED;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return GiftBadge_State.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as GiftBadge_State;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for GiftBadge_State");
   }
 }
 
@@ -1656,9 +1615,8 @@ export function giftBadge_StateToJSON(object: GiftBadge_State): string {
       return "REDEEMED";
     case GiftBadge_State.FAILED:
       return "FAILED";
-    case GiftBadge_State.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -1723,10 +1681,9 @@ export function contactAttachment_Phone_TypeFromJSON(object: any): ContactAttach
     case 4:
     case "CUSTOM":
       return ContactAttachment_Phone_Type.CUSTOM;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return ContactAttachment_Phone_Type.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as ContactAttachment_Phone_Type;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for ContactAttachment_Phone_Type");
   }
 }
 
@@ -1742,9 +1699,8 @@ export function contactAttachment_Phone_TypeToJSON(object: ContactAttachment_Pho
       return "WORK";
     case ContactAttachment_Phone_Type.CUSTOM:
       return "CUSTOM";
-    case ContactAttachment_Phone_Type.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -1782,10 +1738,9 @@ export function contactAttachment_Email_TypeFromJSON(object: any): ContactAttach
     case 4:
     case "CUSTOM":
       return ContactAttachment_Email_Type.CUSTOM;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return ContactAttachment_Email_Type.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as ContactAttachment_Email_Type;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for ContactAttachment_Email_Type");
   }
 }
 
@@ -1801,9 +1756,8 @@ export function contactAttachment_Email_TypeToJSON(object: ContactAttachment_Ema
       return "WORK";
     case ContactAttachment_Email_Type.CUSTOM:
       return "CUSTOM";
-    case ContactAttachment_Email_Type.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -1843,10 +1797,9 @@ export function contactAttachment_PostalAddress_TypeFromJSON(object: any): Conta
     case 3:
     case "CUSTOM":
       return ContactAttachment_PostalAddress_Type.CUSTOM;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return ContactAttachment_PostalAddress_Type.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as ContactAttachment_PostalAddress_Type;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for ContactAttachment_PostalAddress_Type");
   }
 }
 
@@ -1860,9 +1813,8 @@ export function contactAttachment_PostalAddress_TypeToJSON(object: ContactAttach
       return "WORK";
     case ContactAttachment_PostalAddress_Type.CUSTOM:
       return "CUSTOM";
-    case ContactAttachment_PostalAddress_Type.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -1947,10 +1899,9 @@ export function messageAttachment_FlagFromJSON(object: any): MessageAttachment_F
     case 3:
     case "GIF":
       return MessageAttachment_Flag.GIF;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return MessageAttachment_Flag.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as MessageAttachment_Flag;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for MessageAttachment_Flag");
   }
 }
 
@@ -1964,9 +1915,8 @@ export function messageAttachment_FlagToJSON(object: MessageAttachment_Flag): st
       return "BORDERLESS";
     case MessageAttachment_Flag.GIF:
       return "GIF";
-    case MessageAttachment_Flag.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -2072,10 +2022,9 @@ export function quote_TypeFromJSON(object: any): Quote_Type {
     case 4:
     case "POLL":
       return Quote_Type.POLL;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return Quote_Type.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as Quote_Type;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for Quote_Type");
   }
 }
 
@@ -2091,9 +2040,8 @@ export function quote_TypeToJSON(object: Quote_Type): string {
       return "VIEW_ONCE";
     case Quote_Type.POLL:
       return "POLL";
-    case Quote_Type.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -2150,10 +2098,9 @@ export function bodyRange_StyleFromJSON(object: any): BodyRange_Style {
     case 5:
     case "MONOSPACE":
       return BodyRange_Style.MONOSPACE;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return BodyRange_Style.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as BodyRange_Style;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for BodyRange_Style");
   }
 }
 
@@ -2171,9 +2118,8 @@ export function bodyRange_StyleToJSON(object: BodyRange_Style): string {
       return "STRIKETHROUGH";
     case BodyRange_Style.MONOSPACE:
       return "MONOSPACE";
-    case BodyRange_Style.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -2268,10 +2214,9 @@ export function individualCall_TypeFromJSON(object: any): IndividualCall_Type {
     case 2:
     case "VIDEO_CALL":
       return IndividualCall_Type.VIDEO_CALL;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return IndividualCall_Type.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as IndividualCall_Type;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for IndividualCall_Type");
   }
 }
 
@@ -2283,9 +2228,8 @@ export function individualCall_TypeToJSON(object: IndividualCall_Type): string {
       return "AUDIO_CALL";
     case IndividualCall_Type.VIDEO_CALL:
       return "VIDEO_CALL";
-    case IndividualCall_Type.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -2308,10 +2252,9 @@ export function individualCall_DirectionFromJSON(object: any): IndividualCall_Di
     case 2:
     case "OUTGOING":
       return IndividualCall_Direction.OUTGOING;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return IndividualCall_Direction.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as IndividualCall_Direction;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for IndividualCall_Direction");
   }
 }
 
@@ -2323,9 +2266,8 @@ export function individualCall_DirectionToJSON(object: IndividualCall_Direction)
       return "INCOMING";
     case IndividualCall_Direction.OUTGOING:
       return "OUTGOING";
-    case IndividualCall_Direction.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -2362,10 +2304,9 @@ export function individualCall_StateFromJSON(object: any): IndividualCall_State 
     case 4:
     case "MISSED_NOTIFICATION_PROFILE":
       return IndividualCall_State.MISSED_NOTIFICATION_PROFILE;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return IndividualCall_State.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as IndividualCall_State;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for IndividualCall_State");
   }
 }
 
@@ -2381,9 +2322,8 @@ export function individualCall_StateToJSON(object: IndividualCall_State): string
       return "MISSED";
     case IndividualCall_State.MISSED_NOTIFICATION_PROFILE:
       return "MISSED_NOTIFICATION_PROFILE";
-    case IndividualCall_State.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -2453,10 +2393,9 @@ export function groupCall_StateFromJSON(object: any): GroupCall_State {
     case 8:
     case "OUTGOING_RING":
       return GroupCall_State.OUTGOING_RING;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return GroupCall_State.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as GroupCall_State;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for GroupCall_State");
   }
 }
 
@@ -2480,9 +2419,8 @@ export function groupCall_StateToJSON(object: GroupCall_State): string {
       return "MISSED_NOTIFICATION_PROFILE";
     case GroupCall_State.OUTGOING_RING:
       return "OUTGOING_RING";
-    case GroupCall_State.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -2567,10 +2505,9 @@ export function simpleChatUpdate_TypeFromJSON(object: any): SimpleChatUpdate_Typ
     case 16:
     case "MESSAGE_REQUEST_ACCEPTED":
       return SimpleChatUpdate_Type.MESSAGE_REQUEST_ACCEPTED;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return SimpleChatUpdate_Type.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as SimpleChatUpdate_Type;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for SimpleChatUpdate_Type");
   }
 }
 
@@ -2610,9 +2547,8 @@ export function simpleChatUpdate_TypeToJSON(object: SimpleChatUpdate_Type): stri
       return "UNBLOCKED";
     case SimpleChatUpdate_Type.MESSAGE_REQUEST_ACCEPTED:
       return "MESSAGE_REQUEST_ACCEPTED";
-    case SimpleChatUpdate_Type.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -3139,10 +3075,9 @@ export function chatStyle_WallpaperPresetFromJSON(object: any): ChatStyle_Wallpa
     case 21:
     case "GRADIENT_PEACH":
       return ChatStyle_WallpaperPreset.GRADIENT_PEACH;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return ChatStyle_WallpaperPreset.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as ChatStyle_WallpaperPreset;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for ChatStyle_WallpaperPreset");
   }
 }
 
@@ -3192,9 +3127,8 @@ export function chatStyle_WallpaperPresetToJSON(object: ChatStyle_WallpaperPrese
       return "GRADIENT_SKY";
     case ChatStyle_WallpaperPreset.GRADIENT_PEACH:
       return "GRADIENT_PEACH";
-    case ChatStyle_WallpaperPreset.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -3297,10 +3231,9 @@ export function chatStyle_BubbleColorPresetFromJSON(object: any): ChatStyle_Bubb
     case 22:
     case "GRADIENT_TANGERINE":
       return ChatStyle_BubbleColorPreset.GRADIENT_TANGERINE;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return ChatStyle_BubbleColorPreset.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as ChatStyle_BubbleColorPreset;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for ChatStyle_BubbleColorPreset");
   }
 }
 
@@ -3352,9 +3285,8 @@ export function chatStyle_BubbleColorPresetToJSON(object: ChatStyle_BubbleColorP
       return "GRADIENT_SEA";
     case ChatStyle_BubbleColorPreset.GRADIENT_TANGERINE:
       return "GRADIENT_TANGERINE";
-    case ChatStyle_BubbleColorPreset.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -3453,10 +3385,9 @@ export function notificationProfile_DayOfWeekFromJSON(object: any): Notification
     case 7:
     case "SUNDAY":
       return NotificationProfile_DayOfWeek.SUNDAY;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return NotificationProfile_DayOfWeek.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as NotificationProfile_DayOfWeek;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for NotificationProfile_DayOfWeek");
   }
 }
 
@@ -3478,9 +3409,8 @@ export function notificationProfile_DayOfWeekToJSON(object: NotificationProfile_
       return "SATURDAY";
     case NotificationProfile_DayOfWeek.SUNDAY:
       return "SUNDAY";
-    case NotificationProfile_DayOfWeek.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -3522,10 +3452,9 @@ export function chatFolder_FolderTypeFromJSON(object: any): ChatFolder_FolderTyp
     case 2:
     case "CUSTOM":
       return ChatFolder_FolderType.CUSTOM;
-    case -1:
-    case "UNRECOGNIZED":
     default:
-      return ChatFolder_FolderType.UNRECOGNIZED;
+      if (typeof object === "number" && globalThis.Number.isInteger(object)) return object as ChatFolder_FolderType;
+      throw new globalThis.Error("unknown enum value " + globalThis.JSON.stringify(object) + " for ChatFolder_FolderType");
   }
 }
 
@@ -3537,9 +3466,8 @@ export function chatFolder_FolderTypeToJSON(object: ChatFolder_FolderType): stri
       return "ALL";
     case ChatFolder_FolderType.CUSTOM:
       return "CUSTOM";
-    case ChatFolder_FolderType.UNRECOGNIZED:
     default:
-      return "UNRECOGNIZED";
+      return object as unknown as string;
   }
 }
 
@@ -3634,7 +3562,7 @@ export const BackupInfo: MessageFns<BackupInfo> = {
               break;
             }
 
-            message.currentAppVersion = reader.string();
+            message.currentAppVersion = reader.string(true);
             continue;
           }
           case 5: {
@@ -3642,7 +3570,7 @@ export const BackupInfo: MessageFns<BackupInfo> = {
               break;
             }
 
-            message.firstAppVersion = reader.string();
+            message.firstAppVersion = reader.string(true);
             continue;
           }
           case 6: {
@@ -4002,7 +3930,7 @@ export const AccountData: MessageFns<AccountData> = {
               break;
             }
 
-            message.username = reader.string();
+            message.username = reader.string(true);
             continue;
           }
           case 3: {
@@ -4018,7 +3946,7 @@ export const AccountData: MessageFns<AccountData> = {
               break;
             }
 
-            message.givenName = reader.string();
+            message.givenName = reader.string(true);
             continue;
           }
           case 5: {
@@ -4026,7 +3954,7 @@ export const AccountData: MessageFns<AccountData> = {
               break;
             }
 
-            message.familyName = reader.string();
+            message.familyName = reader.string(true);
             continue;
           }
           case 6: {
@@ -4034,7 +3962,7 @@ export const AccountData: MessageFns<AccountData> = {
               break;
             }
 
-            message.avatarUrlPath = reader.string();
+            message.avatarUrlPath = reader.string(true);
             continue;
           }
           case 7: {
@@ -4066,7 +3994,7 @@ export const AccountData: MessageFns<AccountData> = {
               break;
             }
 
-            message.svrPin = reader.string();
+            message.svrPin = reader.string(true);
             continue;
           }
           case 12: {
@@ -4082,7 +4010,7 @@ export const AccountData: MessageFns<AccountData> = {
               break;
             }
 
-            message.bioText = reader.string();
+            message.bioText = reader.string(true);
             continue;
           }
           case 14: {
@@ -4090,7 +4018,7 @@ export const AccountData: MessageFns<AccountData> = {
               break;
             }
 
-            message.bioEmoji = reader.string();
+            message.bioEmoji = reader.string(true);
             continue;
           }
           case 16: {
@@ -4643,7 +4571,7 @@ export const AccountData_AccountSettings: MessageFns<AccountData_AccountSettings
               break;
             }
 
-            message.preferredReactionEmoji.push(reader.string());
+            message.preferredReactionEmoji.push(reader.string(true));
             continue;
           }
           case 9: {
@@ -5069,7 +4997,7 @@ export const AccountData_SubscriberData: MessageFns<AccountData_SubscriberData> 
               break;
             }
 
-            message.currencyCode = reader.string();
+            message.currencyCode = reader.string(true);
             continue;
           }
           case 3: {
@@ -5185,7 +5113,7 @@ export const AccountData_IAPSubscriberData: MessageFns<AccountData_IAPSubscriber
               break;
             }
 
-            message.iapSubscriptionId = { $case: "purchaseToken", purchaseToken: reader.string() };
+            message.iapSubscriptionId = { $case: "purchaseToken", purchaseToken: reader.string(true) };
             continue;
           }
           case 3: {
@@ -5758,7 +5686,7 @@ export const Contact: MessageFns<Contact> = {
               break;
             }
 
-            message.username = reader.string();
+            message.username = reader.string(true);
             continue;
           }
           case 4: {
@@ -5828,7 +5756,7 @@ export const Contact: MessageFns<Contact> = {
               break;
             }
 
-            message.profileGivenName = reader.string();
+            message.profileGivenName = reader.string(true);
             continue;
           }
           case 12: {
@@ -5836,7 +5764,7 @@ export const Contact: MessageFns<Contact> = {
               break;
             }
 
-            message.profileFamilyName = reader.string();
+            message.profileFamilyName = reader.string(true);
             continue;
           }
           case 13: {
@@ -5876,7 +5804,7 @@ export const Contact: MessageFns<Contact> = {
               break;
             }
 
-            message.note = reader.string();
+            message.note = reader.string(true);
             continue;
           }
           case 18: {
@@ -5884,7 +5812,7 @@ export const Contact: MessageFns<Contact> = {
               break;
             }
 
-            message.systemGivenName = reader.string();
+            message.systemGivenName = reader.string(true);
             continue;
           }
           case 19: {
@@ -5892,7 +5820,7 @@ export const Contact: MessageFns<Contact> = {
               break;
             }
 
-            message.systemFamilyName = reader.string();
+            message.systemFamilyName = reader.string(true);
             continue;
           }
           case 20: {
@@ -5900,7 +5828,7 @@ export const Contact: MessageFns<Contact> = {
               break;
             }
 
-            message.systemNickname = reader.string();
+            message.systemNickname = reader.string(true);
             continue;
           }
           case 21: {
@@ -6230,7 +6158,7 @@ export const Contact_Name: MessageFns<Contact_Name> = {
               break;
             }
 
-            message.given = reader.string();
+            message.given = reader.string(true);
             continue;
           }
           case 2: {
@@ -6238,7 +6166,7 @@ export const Contact_Name: MessageFns<Contact_Name> = {
               break;
             }
 
-            message.family = reader.string();
+            message.family = reader.string(true);
             continue;
           }
         }
@@ -6579,7 +6507,7 @@ export const Group_GroupSnapshot: MessageFns<Group_GroupSnapshot> = {
               break;
             }
 
-            message.avatarUrl = reader.string();
+            message.avatarUrl = reader.string(true);
             continue;
           }
           case 4: {
@@ -6810,7 +6738,7 @@ export const Group_GroupAttributeBlob: MessageFns<Group_GroupAttributeBlob> = {
               break;
             }
 
-            message.content = { $case: "title", title: reader.string() };
+            message.content = { $case: "title", title: reader.string(true) };
             continue;
           }
           case 2: {
@@ -6834,7 +6762,7 @@ export const Group_GroupAttributeBlob: MessageFns<Group_GroupAttributeBlob> = {
               break;
             }
 
-            message.content = { $case: "descriptionText", descriptionText: reader.string() };
+            message.content = { $case: "descriptionText", descriptionText: reader.string(true) };
             continue;
           }
         }
@@ -6970,7 +6898,7 @@ export const Group_Member: MessageFns<Group_Member> = {
               break;
             }
 
-            message.labelEmoji = reader.string();
+            message.labelEmoji = reader.string(true);
             continue;
           }
           case 7: {
@@ -6978,7 +6906,7 @@ export const Group_Member: MessageFns<Group_Member> = {
               break;
             }
 
-            message.labelString = reader.string();
+            message.labelString = reader.string(true);
             continue;
           }
         }
@@ -7899,7 +7827,7 @@ export const CallLink: MessageFns<CallLink> = {
               break;
             }
 
-            message.name = reader.string();
+            message.name = reader.string(true);
             continue;
           }
           case 4: {
@@ -8271,7 +8199,7 @@ export const DistributionList: MessageFns<DistributionList> = {
               break;
             }
 
-            message.name = reader.string();
+            message.name = reader.string(true);
             continue;
           }
           case 2: {
@@ -9966,7 +9894,7 @@ export const Text: MessageFns<Text> = {
               break;
             }
 
-            message.body = reader.string();
+            message.body = reader.string(true);
             continue;
           }
           case 2: {
@@ -10333,7 +10261,7 @@ export const DirectStoryReplyMessage: MessageFns<DirectStoryReplyMessage> = {
               break;
             }
 
-            message.reply = { $case: "emoji", emoji: reader.string() };
+            message.reply = { $case: "emoji", emoji: reader.string(true) };
             continue;
           }
           case 3: {
@@ -10535,7 +10463,7 @@ export const PaymentNotification: MessageFns<PaymentNotification> = {
               break;
             }
 
-            message.amountMob = reader.string();
+            message.amountMob = reader.string(true);
             continue;
           }
           case 2: {
@@ -10543,7 +10471,7 @@ export const PaymentNotification: MessageFns<PaymentNotification> = {
               break;
             }
 
-            message.feeMob = reader.string();
+            message.feeMob = reader.string(true);
             continue;
           }
           case 3: {
@@ -10551,7 +10479,7 @@ export const PaymentNotification: MessageFns<PaymentNotification> = {
               break;
             }
 
-            message.note = reader.string();
+            message.note = reader.string(true);
             continue;
           }
           case 4: {
@@ -11401,7 +11329,7 @@ export const ContactAttachment: MessageFns<ContactAttachment> = {
               break;
             }
 
-            message.organization = reader.string();
+            message.organization = reader.string(true);
             continue;
           }
         }
@@ -11518,7 +11446,7 @@ export const ContactAttachment_Name: MessageFns<ContactAttachment_Name> = {
               break;
             }
 
-            message.givenName = reader.string();
+            message.givenName = reader.string(true);
             continue;
           }
           case 2: {
@@ -11526,7 +11454,7 @@ export const ContactAttachment_Name: MessageFns<ContactAttachment_Name> = {
               break;
             }
 
-            message.familyName = reader.string();
+            message.familyName = reader.string(true);
             continue;
           }
           case 3: {
@@ -11534,7 +11462,7 @@ export const ContactAttachment_Name: MessageFns<ContactAttachment_Name> = {
               break;
             }
 
-            message.prefix = reader.string();
+            message.prefix = reader.string(true);
             continue;
           }
           case 4: {
@@ -11542,7 +11470,7 @@ export const ContactAttachment_Name: MessageFns<ContactAttachment_Name> = {
               break;
             }
 
-            message.suffix = reader.string();
+            message.suffix = reader.string(true);
             continue;
           }
           case 5: {
@@ -11550,7 +11478,7 @@ export const ContactAttachment_Name: MessageFns<ContactAttachment_Name> = {
               break;
             }
 
-            message.middleName = reader.string();
+            message.middleName = reader.string(true);
             continue;
           }
           case 6: {
@@ -11558,7 +11486,7 @@ export const ContactAttachment_Name: MessageFns<ContactAttachment_Name> = {
               break;
             }
 
-            message.nickname = reader.string();
+            message.nickname = reader.string(true);
             continue;
           }
         }
@@ -11660,7 +11588,7 @@ export const ContactAttachment_Phone: MessageFns<ContactAttachment_Phone> = {
               break;
             }
 
-            message.value = reader.string();
+            message.value = reader.string(true);
             continue;
           }
           case 2: {
@@ -11676,7 +11604,7 @@ export const ContactAttachment_Phone: MessageFns<ContactAttachment_Phone> = {
               break;
             }
 
-            message.label = reader.string();
+            message.label = reader.string(true);
             continue;
           }
         }
@@ -11766,7 +11694,7 @@ export const ContactAttachment_Email: MessageFns<ContactAttachment_Email> = {
               break;
             }
 
-            message.value = reader.string();
+            message.value = reader.string(true);
             continue;
           }
           case 2: {
@@ -11782,7 +11710,7 @@ export const ContactAttachment_Email: MessageFns<ContactAttachment_Email> = {
               break;
             }
 
-            message.label = reader.string();
+            message.label = reader.string(true);
             continue;
           }
         }
@@ -11909,7 +11837,7 @@ export const ContactAttachment_PostalAddress: MessageFns<ContactAttachment_Posta
               break;
             }
 
-            message.label = reader.string();
+            message.label = reader.string(true);
             continue;
           }
           case 3: {
@@ -11917,7 +11845,7 @@ export const ContactAttachment_PostalAddress: MessageFns<ContactAttachment_Posta
               break;
             }
 
-            message.street = reader.string();
+            message.street = reader.string(true);
             continue;
           }
           case 4: {
@@ -11925,7 +11853,7 @@ export const ContactAttachment_PostalAddress: MessageFns<ContactAttachment_Posta
               break;
             }
 
-            message.pobox = reader.string();
+            message.pobox = reader.string(true);
             continue;
           }
           case 5: {
@@ -11933,7 +11861,7 @@ export const ContactAttachment_PostalAddress: MessageFns<ContactAttachment_Posta
               break;
             }
 
-            message.neighborhood = reader.string();
+            message.neighborhood = reader.string(true);
             continue;
           }
           case 6: {
@@ -11941,7 +11869,7 @@ export const ContactAttachment_PostalAddress: MessageFns<ContactAttachment_Posta
               break;
             }
 
-            message.city = reader.string();
+            message.city = reader.string(true);
             continue;
           }
           case 7: {
@@ -11949,7 +11877,7 @@ export const ContactAttachment_PostalAddress: MessageFns<ContactAttachment_Posta
               break;
             }
 
-            message.region = reader.string();
+            message.region = reader.string(true);
             continue;
           }
           case 8: {
@@ -11957,7 +11885,7 @@ export const ContactAttachment_PostalAddress: MessageFns<ContactAttachment_Posta
               break;
             }
 
-            message.postcode = reader.string();
+            message.postcode = reader.string(true);
             continue;
           }
           case 9: {
@@ -11965,7 +11893,7 @@ export const ContactAttachment_PostalAddress: MessageFns<ContactAttachment_Posta
               break;
             }
 
-            message.country = reader.string();
+            message.country = reader.string(true);
             continue;
           }
         }
@@ -12269,7 +12197,7 @@ export const Sticker: MessageFns<Sticker> = {
               break;
             }
 
-            message.emoji = reader.string();
+            message.emoji = reader.string(true);
             continue;
           }
           case 5: {
@@ -12384,7 +12312,7 @@ export const LinkPreview: MessageFns<LinkPreview> = {
               break;
             }
 
-            message.url = reader.string();
+            message.url = reader.string(true);
             continue;
           }
           case 2: {
@@ -12392,7 +12320,7 @@ export const LinkPreview: MessageFns<LinkPreview> = {
               break;
             }
 
-            message.title = reader.string();
+            message.title = reader.string(true);
             continue;
           }
           case 3: {
@@ -12408,7 +12336,7 @@ export const LinkPreview: MessageFns<LinkPreview> = {
               break;
             }
 
-            message.description = reader.string();
+            message.description = reader.string(true);
             continue;
           }
           case 5: {
@@ -12664,7 +12592,7 @@ export const FilePointer: MessageFns<FilePointer> = {
               break;
             }
 
-            message.contentType = reader.string();
+            message.contentType = reader.string(true);
             continue;
           }
           case 5: {
@@ -12688,7 +12616,7 @@ export const FilePointer: MessageFns<FilePointer> = {
               break;
             }
 
-            message.fileName = reader.string();
+            message.fileName = reader.string(true);
             continue;
           }
           case 8: {
@@ -12712,7 +12640,7 @@ export const FilePointer: MessageFns<FilePointer> = {
               break;
             }
 
-            message.caption = reader.string();
+            message.caption = reader.string(true);
             continue;
           }
           case 11: {
@@ -12720,7 +12648,7 @@ export const FilePointer: MessageFns<FilePointer> = {
               break;
             }
 
-            message.blurHash = reader.string();
+            message.blurHash = reader.string(true);
             continue;
           }
           case 13: {
@@ -12911,7 +12839,7 @@ export const FilePointer_LocatorInfo: MessageFns<FilePointer_LocatorInfo> = {
               break;
             }
 
-            message.transitCdnKey = reader.string();
+            message.transitCdnKey = reader.string(true);
             continue;
           }
           case 5: {
@@ -13212,7 +13140,7 @@ export const Quote_QuotedAttachment: MessageFns<Quote_QuotedAttachment> = {
               break;
             }
 
-            message.contentType = reader.string();
+            message.contentType = reader.string(true);
             continue;
           }
           case 2: {
@@ -13220,7 +13148,7 @@ export const Quote_QuotedAttachment: MessageFns<Quote_QuotedAttachment> = {
               break;
             }
 
-            message.fileName = reader.string();
+            message.fileName = reader.string(true);
             continue;
           }
           case 3: {
@@ -13455,7 +13383,7 @@ export const Reaction: MessageFns<Reaction> = {
               break;
             }
 
-            message.emoji = reader.string();
+            message.emoji = reader.string(true);
             continue;
           }
           case 2: {
@@ -13579,7 +13507,7 @@ export const Poll: MessageFns<Poll> = {
               break;
             }
 
-            message.question = reader.string();
+            message.question = reader.string(true);
             continue;
           }
           case 2: {
@@ -13710,7 +13638,7 @@ export const Poll_PollOption: MessageFns<Poll_PollOption> = {
               break;
             }
 
-            message.option = reader.string();
+            message.option = reader.string(true);
             continue;
           }
           case 2: {
@@ -14743,7 +14671,7 @@ export const ProfileChangeChatUpdate: MessageFns<ProfileChangeChatUpdate> = {
               break;
             }
 
-            message.previousName = reader.string();
+            message.previousName = reader.string(true);
             continue;
           }
           case 2: {
@@ -14751,7 +14679,7 @@ export const ProfileChangeChatUpdate: MessageFns<ProfileChangeChatUpdate> = {
               break;
             }
 
-            message.newName = reader.string();
+            message.newName = reader.string(true);
             continue;
           }
         }
@@ -14847,7 +14775,7 @@ export const LearnedProfileChatUpdate: MessageFns<LearnedProfileChatUpdate> = {
               break;
             }
 
-            message.previousName = { $case: "username", username: reader.string() };
+            message.previousName = { $case: "username", username: reader.string(true) };
             continue;
           }
         }
@@ -16255,7 +16183,7 @@ export const GroupNameUpdate: MessageFns<GroupNameUpdate> = {
               break;
             }
 
-            message.newGroupName = reader.string();
+            message.newGroupName = reader.string(true);
             continue;
           }
         }
@@ -16437,7 +16365,7 @@ export const GroupDescriptionUpdate: MessageFns<GroupDescriptionUpdate> = {
               break;
             }
 
-            message.newDescription = reader.string();
+            message.newDescription = reader.string(true);
             continue;
           }
         }
@@ -19258,7 +19186,7 @@ export const PollTerminateUpdate: MessageFns<PollTerminateUpdate> = {
               break;
             }
 
-            message.question = reader.string();
+            message.question = reader.string(true);
             continue;
           }
         }
@@ -20071,7 +19999,7 @@ export const NotificationProfile: MessageFns<NotificationProfile> = {
               break;
             }
 
-            message.name = reader.string();
+            message.name = reader.string(true);
             continue;
           }
           case 2: {
@@ -20079,7 +20007,7 @@ export const NotificationProfile: MessageFns<NotificationProfile> = {
               break;
             }
 
-            message.emoji = reader.string();
+            message.emoji = reader.string(true);
             continue;
           }
           case 3: {
@@ -20356,7 +20284,7 @@ export const ChatFolder: MessageFns<ChatFolder> = {
               break;
             }
 
-            message.name = reader.string();
+            message.name = reader.string(true);
             continue;
           }
           case 2: {

@@ -1,0 +1,266 @@
+// Streaming reader for the plaintext backup stream (spec 3.2 step 5, 3.4): a varint32 length
+// prefix, then that many bytes of protobuf; the first message is BackupInfo, every later one a
+// Frame, until EOF (no count, no terminator).
+import { BinaryReader } from '@bufbuild/protobuf/wire';
+import { CofferError } from '@coffer/crypto';
+import { BackupInfo, Frame } from './gen/Backup.ts';
+
+/** Default cap on one message. Real frames are a few KiB at most; a long text body is inline. */
+export const DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024;
+
+export interface ReadOptions {
+  /** Largest accepted message length in bytes, checked against the prefix before buffering. */
+  maxFrameSize?: number;
+}
+
+/** The BackupInfo message (always the first item). `offset` is where its length prefix starts. */
+export interface InfoItem {
+  kind: 'info';
+  info: BackupInfo;
+  offset: number;
+  size: number;
+}
+
+/** One Frame. `index` counts Frames from 0 (BackupInfo is not counted). */
+export interface FrameItem {
+  kind: 'frame';
+  frame: Frame;
+  index: number;
+  offset: number;
+  size: number;
+}
+
+export type BackupItem = InfoItem | FrameItem;
+
+/** Anything that yields the plaintext stream in chunks (a single Uint8Array is one chunk). */
+export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array;
+
+/**
+ * Push-style decoder (no I/O). `push` decodes every complete message in the bytes seen so far;
+ * `finish` checks that the stream did not stop inside a message. Decoded messages keep views
+ * into the pushed chunks (bytes fields are not copied), so callers must not reuse chunk buffers.
+ */
+export class FrameDecoder {
+  readonly #max: number;
+  #parts: Uint8Array[] = [];
+  #partsLen = 0;
+  /** Bytes that must be buffered before parsing is worth retrying (avoids O(n^2) concatenation). */
+  #need = 1;
+  /** Absolute stream offset of the first buffered byte. */
+  #offset = 0;
+  /** Messages decoded so far, BackupInfo included. */
+  #count = 0;
+
+  constructor(opts: ReadOptions = {}) {
+    const max = opts.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    if (!Number.isSafeInteger(max) || max < 0)
+      throw new RangeError('maxFrameSize must be a non-negative integer');
+    this.#max = max;
+  }
+
+  /** Number of messages decoded so far (BackupInfo counts as one). */
+  get messageCount(): number {
+    return this.#count;
+  }
+
+  /** Bytes consumed into complete messages so far. */
+  get bytesConsumed(): number {
+    return this.#offset;
+  }
+
+  /** Decodes all complete messages now available and appends them to `out`. */
+  push(chunk: Uint8Array, out: BackupItem[]): void {
+    if (chunk.length === 0) return;
+    this.#parts.push(chunk);
+    this.#partsLen += chunk.length;
+    if (this.#partsLen < this.#need) return;
+    const buf =
+      this.#parts.length === 1 ? (this.#parts[0] as Uint8Array) : concat(this.#parts, this.#partsLen);
+    this.#parts = [];
+    this.#partsLen = 0;
+    this.#need = 1;
+    const base = this.#offset;
+    const n = buf.length;
+    let reader: BinaryReader | undefined;
+    let pos = 0;
+    while (pos < n) {
+      // spec 3.4: the prefix is a protobuf varint read as varint32 (at most 10 bytes).
+      let len = 0;
+      let mul = 1;
+      let p = pos;
+      let done = false;
+      while (p < n && p - pos < 10) {
+        const b = buf[p++] as number;
+        len += (b & 0x7f) * mul;
+        mul *= 128;
+        if (b < 0x80) {
+          done = true;
+          break;
+        }
+      }
+      if (!done) {
+        if (p - pos >= 10)
+          throw this.#error('COFFER_ERR_FRAME_VARINT', base + pos, 'has an invalid length prefix');
+        this.#need = n - pos + 1;
+        break;
+      }
+      // Checked before buffering: a hostile prefix cannot make us hold gigabytes.
+      if (len > this.#max) {
+        throw this.#error(
+          'COFFER_ERR_FRAME_TOO_LARGE',
+          base + pos,
+          `is ${len} bytes, more than the maximum of ${this.#max}`,
+          {
+            size: len,
+            maxFrameSize: this.#max,
+          },
+        );
+      }
+      const end = p + len;
+      if (end > n) {
+        this.#need = end - pos;
+        break;
+      }
+      reader ??= new BinaryReader(buf);
+      reader.pos = p;
+      out.push(this.#decode(reader, len, base + pos));
+      this.#count++;
+      pos = end;
+    }
+    if (pos < n) {
+      this.#parts.push(pos === 0 ? buf : buf.subarray(pos));
+      this.#partsLen = n - pos;
+    }
+    this.#offset = base + pos;
+  }
+
+  /** Call at end of input: throws if the stream ends inside a message or holds no BackupInfo. */
+  finish(): void {
+    if (this.#partsLen > 0) {
+      const rest =
+        this.#parts.length === 1 ? (this.#parts[0] as Uint8Array) : concat(this.#parts, this.#partsLen);
+      let p = 0;
+      while (p < rest.length && (rest[p] as number) >= 0x80) p++;
+      const what =
+        p >= rest.length ? 'ends inside its length prefix' : `ends after ${rest.length} of its bytes`;
+      throw this.#error('COFFER_ERR_FRAME_TRUNCATED', this.#offset, what, { available: rest.length });
+    }
+    if (this.#count === 0) {
+      throw new CofferError(
+        'COFFER_ERR_BACKUP_NO_INFO',
+        'The backup is empty: it has no BackupInfo message.',
+        {
+          details: { offset: 0 },
+        },
+      );
+    }
+  }
+
+  #decode(reader: BinaryReader, len: number, offset: number): BackupItem {
+    const start = reader.pos;
+    try {
+      // A shared reader over the whole chunk avoids a DataView per frame (4x faster decode, see
+      // README); a nested length that runs past this message is caught by the position check.
+      if (this.#count === 0) {
+        const info = BackupInfo.decode(reader, len);
+        if (reader.pos !== start + len) throw new Error('a nested field runs past the end of the message');
+        return { kind: 'info', info, offset, size: len };
+      }
+      const frame = Frame.decode(reader, len);
+      if (reader.pos !== start + len) throw new Error('a nested field runs past the end of the message');
+      return { kind: 'frame', frame, index: this.#count - 1, offset, size: len };
+    } catch (err) {
+      if (err instanceof CofferError) throw err;
+      const reason = err instanceof Error ? err.message : String(err);
+      throw this.#error(
+        'COFFER_ERR_FRAME_DECODE',
+        offset,
+        `is not a valid ${this.#count === 0 ? 'BackupInfo' : 'Frame'} (${reason})`,
+        {
+          size: len,
+          reason,
+        },
+      );
+    }
+  }
+
+  #error(code: string, offset: number, what: string, extra: Record<string, unknown> = {}): CofferError {
+    const isInfo = this.#count === 0;
+    const where = isInfo ? 'The BackupInfo message' : `Frame ${this.#count - 1}`;
+    return new CofferError(
+      code,
+      `${where} (at byte ${offset}) ${what}; the backup is damaged or not a Signal backup.`,
+      {
+        details: {
+          frameIndex: isInfo ? null : this.#count - 1,
+          message: isInfo ? 'BackupInfo' : 'Frame',
+          offset,
+          ...extra,
+        },
+      },
+    );
+  }
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+async function* chunks(source: ByteSource): AsyncGenerator<Uint8Array> {
+  if (source instanceof Uint8Array) {
+    yield source;
+    return;
+  }
+  for await (const c of source as AsyncIterable<Uint8Array>) {
+    if (!(c instanceof Uint8Array)) throw new TypeError('backup source must yield Uint8Array chunks');
+    yield c;
+  }
+}
+
+/**
+ * Reads the stream in batches: one array of decoded items per input chunk that completed any.
+ * This is the fast path (one await per chunk, not per frame); the validator uses it.
+ */
+export async function* readBackupBatches(
+  source: ByteSource,
+  opts: ReadOptions = {},
+): AsyncGenerator<BackupItem[]> {
+  const dec = new FrameDecoder(opts);
+  for await (const c of chunks(source)) {
+    const out: BackupItem[] = [];
+    dec.push(c, out);
+    if (out.length > 0) yield out;
+  }
+  dec.finish();
+}
+
+/** Reads the stream item by item: `{kind:'info'}` first, then `{kind:'frame', index, offset}`. */
+export async function* readBackupItems(
+  source: ByteSource,
+  opts: ReadOptions = {},
+): AsyncGenerator<BackupItem> {
+  for await (const batch of readBackupBatches(source, opts)) yield* batch;
+}
+
+/** Reads the whole stream into memory (small backups, tests, conversions). */
+export async function readBackupAll(
+  source: ByteSource,
+  opts: ReadOptions = {},
+): Promise<{ info: BackupInfo; frames: Frame[] }> {
+  let info: BackupInfo | undefined;
+  const frames: Frame[] = [];
+  for await (const batch of readBackupBatches(source, opts)) {
+    for (const item of batch) {
+      if (item.kind === 'info') info = item.info;
+      else frames.push(item.frame);
+    }
+  }
+  // finish() guarantees a BackupInfo was read.
+  return { info: info as BackupInfo, frames };
+}
