@@ -13,4 +13,6 @@ export const ERROR_CODES: Record<string, string> = {
     'The backup has fields this version does not know; proto3 JSON cannot carry them.',
   COFFER_ERR_JSON_SHAPE:
     'The .jsonproto file is not an array [BackupInfo, Frame, ...] in the proto3 JSON mapping.',
+  COFFER_ERR_BACKUP_INVALID:
+    'The backup breaks a rule of the backup format (details.rule names it, details.reason says how, details.frameIndex/byteOffset where).',
 };

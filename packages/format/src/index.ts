@@ -38,5 +38,12 @@ export type { JsonWriteOptions } from './json-form.ts';
 export { backupToJsonProto, backupToJsonProtoText, parseJsonProto } from './json-form.ts';
 export type { UnknownField } from './unknown-fields.ts';
 export { collectUnknownFields, hasUnknownFields } from './unknown-fields.ts';
+// Validator (spec 3.5; owner: format-validator)
+export type { FrameLocation, ValidationSummary, ValidatorOptions } from './validate/backup-validator.ts';
+export { BACKUP_INVALID, BackupValidator } from './validate/backup-validator.ts';
+export type { ValidationPurpose } from './validate/purpose.ts';
+export { VALIDATION_PURPOSES } from './validate/purpose.ts';
+export type { ValidateOptions, ValidationResult } from './validate/validate-backup.ts';
+export { validateBackup } from './validate/validate-backup.ts';
 /** All generated Backup.proto types and codecs (`BackupProto.ChatItem_IncomingMessageDetails`, ...). */
 export { BackupProto, MetadataProto };
