@@ -5,8 +5,8 @@ import { CofferError } from '@coffer/crypto';
 import { BackupInfo, Frame } from './gen/Backup.ts';
 
 export interface WriteOptions {
-  /** Approximate size of the yielded chunks; frames are batched to avoid tiny writes. */
-  chunkSize?: number;
+  /** Frames per yielded chunk (default 512, about 50 KiB of typical chat items). */
+  framesPerChunk?: number;
 }
 
 /** Encodes one message with its varint length prefix (tests and small tools). */
@@ -27,48 +27,49 @@ export function encodeDelimitedInfo(info: BackupInfo): Uint8Array {
   return w.finish();
 }
 
-/** Streams BackupInfo then every frame, varint-delimited, in chunks of about `chunkSize` bytes. */
+/** Streams BackupInfo then every frame, varint-delimited, `framesPerChunk` frames per chunk. */
 export async function* writeBackup(
   info: BackupInfo,
   frames: AsyncIterable<Frame> | Iterable<Frame>,
   opts: WriteOptions = {},
 ): AsyncGenerator<Uint8Array> {
-  const chunkSize = opts.chunkSize ?? 64 * 1024;
-  let buf = new Uint8Array(chunkSize);
-  let used = 0;
-  const add = (msg: Uint8Array): Uint8Array | undefined => {
-    let flushed: Uint8Array | undefined;
-    if (used > 0 && used + msg.length + 5 > buf.length) {
-      flushed = buf.subarray(0, used);
-      buf = new Uint8Array(Math.max(chunkSize, msg.length + 5));
-      used = 0;
-    } else if (used + msg.length + 5 > buf.length) {
-      buf = new Uint8Array(msg.length + 5);
-    }
-    let n = msg.length;
-    while (n >= 0x80) {
-      buf[used++] = (n & 0x7f) | 0x80;
-      n >>>= 7;
-    }
-    buf[used++] = n;
-    buf.set(msg, used);
-    used += msg.length;
-    return flushed;
-  };
-  const first = add(encodeOrThrow(() => BackupInfo.encode(info).finish(), null));
-  if (first) yield first;
+  const perChunk = opts.framesPerChunk ?? 512;
+  if (!Number.isSafeInteger(perChunk) || perChunk < 1)
+    throw new RangeError('framesPerChunk must be a positive integer');
+  // One writer per chunk with fork/join for the length prefixes: about 5x faster than
+  // encoding each frame to its own array and copying (measured, README "Figures").
+  let w = new BinaryWriter();
+  encodeOrThrow(() => BackupInfo.encode(info, w.fork()).join(), null);
   let index = 0;
-  for await (const frame of frames as AsyncIterable<Frame>) {
-    const out = add(encodeOrThrow(() => Frame.encode(frame).finish(), index));
-    if (out) yield out;
+  let inChunk = 0;
+  const add = (frame: Frame): Uint8Array | undefined => {
+    encodeOrThrow(() => Frame.encode(frame, w.fork()).join(), index);
     index++;
+    if (++inChunk < perChunk) return undefined;
+    inChunk = 0;
+    const out = w.finish();
+    w = new BinaryWriter();
+    return out;
+  };
+  if (Symbol.asyncIterator in frames) {
+    for await (const frame of frames) {
+      const out = add(frame);
+      if (out) yield out;
+    }
+  } else {
+    // A sync source is read without an await per frame.
+    for (const frame of frames) {
+      const out = add(frame);
+      if (out) yield out;
+    }
   }
-  if (used > 0) yield buf.subarray(0, used);
+  const last = w.finish();
+  if (last.length > 0) yield last;
 }
 
-function encodeOrThrow(f: () => Uint8Array, frameIndex: number | null): Uint8Array {
+function encodeOrThrow(f: () => unknown, frameIndex: number | null): void {
   try {
-    return f();
+    f();
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     const what = frameIndex === null ? 'The BackupInfo' : `Frame ${frameIndex}`;

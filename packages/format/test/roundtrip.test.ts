@@ -24,7 +24,7 @@ async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
 
 async function reencode(bytes: Uint8Array): Promise<Uint8Array> {
   const { info, frames } = await readBackupAll(bytes);
-  return collect(writeBackup(info, frames, { chunkSize: 256 }));
+  return collect(writeBackup(info, frames, { framesPerChunk: 3 }));
 }
 
 /** Messages as canonical byte strings (equal messages, whatever the field order). */
