@@ -15,11 +15,13 @@ function badEncoding(encoding: string, what: string): CofferError {
   });
 }
 
+const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 /** Lower-case hex. */
 export function toHex(bytes: Uint8Array): string {
   abytes('bytes', bytes);
   let s = '';
-  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  for (const b of bytes) s += HEX_BYTE[b];
   return s;
 }
 

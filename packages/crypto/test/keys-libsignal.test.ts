@@ -162,6 +162,42 @@ describe('XEdDSA interoperates with libsignal', () => {
     }
   });
 
+  it('edge encodings get the same verdict as libsignal (key high bit, s + q, low-order keys)', () => {
+    const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+    const le = (b: Uint8Array) => b.reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n);
+    const toLe = (n: bigint) =>
+      Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn));
+    const agree = (pub: Uint8Array, msg: Uint8Array, sig: Uint8Array) => {
+      const ours = xeddsaVerify(pub, msg, sig);
+      expect(ours).toBe(PublicKey.deserialize(ab(pub)).verify(ab(msg), ab(sig)));
+      return ours;
+    };
+    let accepted = 0;
+    for (let i = 0; i < 60; i++) {
+      const lsPriv = PrivateKey.generate();
+      const pub = lsPriv.getPublicKey().serialize();
+      const msg = randomBytes(i);
+      const sig = lsPriv.sign(ab(msg));
+      // The unused top bit of the u-coordinate.
+      const highBit = pub.slice();
+      highBit[32] = (highBit[32] as number) | 0x80;
+      agree(highBit, msg, sig);
+      // s + q (non-canonical scalar) keeping the sign bit.
+      const s = le(sig.slice(32).map((b, j) => (j === 31 ? b & 0x7f : b))) + L;
+      if (s < 2n ** 253n) {
+        const alt = toLe(s);
+        alt[31] = (alt[31] as number) | ((sig[63] as number) & 0x80);
+        if (agree(pub, msg, new Uint8Array([...sig.subarray(0, 32), ...alt]))) accepted++;
+      }
+    }
+    expect(accepted).toBeGreaterThan(0);
+    // Low-order and degenerate public keys (u = 0, 1, p - 1, p, p + 1) with random signatures.
+    const p = 2n ** 255n - 19n;
+    for (const u of [0n, 1n, p - 1n, p, p + 1n]) {
+      agree(new Uint8Array([5, ...toLe(u)]), randomBytes(10), randomBytes(64));
+    }
+  });
+
   it('signs with the derived backup-id key; the server-side libsignal check accepts it', () => {
     const aep = generateRecoveryKey();
     const uuid = randomUUID();
