@@ -293,3 +293,49 @@ export async function createS3Prefix(label = 't'): Promise<S3Prefix> {
     },
   };
 }
+
+// ---------------------------------------------------------------- ports
+
+/**
+ * Listens on the first free port of a range (the scale-out tests use 26100-26399; other test
+ * authors pass their own range). Binding is the check, so two processes never get the same port.
+ */
+export async function listenInRange(
+  server: {
+    listen(port: number, host: string): unknown;
+    once(ev: string, fn: (...a: unknown[]) => void): unknown;
+    off(ev: string, fn: (...a: unknown[]) => void): unknown;
+  },
+  first = 26100,
+  last = 26399,
+): Promise<number> {
+  const span = last - first + 1;
+  const start = Math.floor(Math.random() * span);
+  for (let i = 0; i < span; i++) {
+    const port = first + ((start + i) % span);
+    const ok = await new Promise<boolean>((resolvePort) => {
+      const onError = (): void => {
+        server.off('listening', onListening);
+        resolvePort(false);
+      };
+      const onListening = (): void => {
+        server.off('error', onError);
+        resolvePort(true);
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen(port, '127.0.0.1');
+    });
+    if (ok) return port;
+  }
+  throw new Error(`no free port between ${first} and ${last}`);
+}
+
+/** A free port of the range, for a child process to listen on (released before returning). */
+export async function freePortInRange(first = 26100, last = 26399): Promise<number> {
+  const { createServer } = await import('node:net');
+  const srv = createServer();
+  const port = await listenInRange(srv, first, last);
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
