@@ -42,4 +42,12 @@ export const ERROR_CODES: Record<string, string> = {
     'The recovery key contains a character that is not A-Z or 0-9 (details: character, position, group).',
   COFFER_ERR_BAD_ENCODING: 'A hex, base64 or base64url string is malformed (details: encoding).',
   COFFER_ERR_BAD_UUID: 'An account id (ACI) is not a UUID in 8-4-4-4-12 hex form.',
+  // Sealed backup stream (crypto-seal, spec 3)
+  COFFER_ERR_BACKUP_EMPTY: 'The backup file is empty (0 bytes).',
+  COFFER_ERR_BACKUP_TRUNCATED:
+    'The backup file is incomplete: shorter than its header, under 64 encrypted bytes, or not whole cipher blocks.',
+  COFFER_ERR_BACKUP_KEY_MISMATCH:
+    'The HMAC over the file does not match: wrong recovery key or forward-secrecy token, or a damaged file.',
+  COFFER_ERR_BACKUP_CORRUPT:
+    'The backup file is damaged (details.part: header, padding, gzip or mac): bad header, PKCS#7 padding, gzip data or trailing bytes.',
 };

@@ -48,3 +48,28 @@ export {
 export { deriveSvrSubkeys } from './svr-key.ts';
 export { xeddsaSign, xeddsaVerify } from './xeddsa.ts';
 // end crypto-keys
+
+// crypto-seal: sealed backup stream (spec 3), platform seam, media (spec 5)
+export { type BackupSource, bytesSource, fileSource } from './backup-source.ts';
+export { closeGzipWorkers } from './gzip-workers.ts';
+export { logPaddedSize } from './padding.ts';
+export {
+  type BackupLayout,
+  detectBackupLayout,
+  encodeSealedHeader,
+  type ForwardSecrecyPair,
+  parseMetadataPb,
+  SEALED_MAGIC,
+  type SealedHeader,
+} from './sealed-header.ts';
+export type { SealKey } from './sealed-keys.ts';
+export {
+  KEY_MISMATCH_MESSAGE,
+  MIN_SEALED_BODY,
+  type OpenBackupOptions,
+  openBackup,
+  readSealedHeader,
+  type SealKeyInput,
+} from './sealed-reader.ts';
+export { type SealBackupOptions, sealBackup, sealBackupToBytes } from './sealed-writer.ts';
+// end crypto-seal

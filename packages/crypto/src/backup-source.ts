@@ -1,0 +1,54 @@
+import { abytes } from './_assert.ts';
+
+/**
+ * A re-readable sealed file (see CONTRACTS.md). Readers make two passes: first the MAC over the
+ * whole file, then decryption (spec 3.2), so the source must return the same bytes every time.
+ * `read(start, end)` yields bytes `[start, end)` (end exclusive) in order, in chunks of any size.
+ */
+export interface BackupSource {
+  readonly size: number;
+  read(start: number, end: number): AsyncIterable<Uint8Array>;
+}
+
+/** A source over bytes already in memory (tests, small files, browser `File` contents). */
+export function bytesSource(bytes: Uint8Array, chunkSize = 1 << 20): BackupSource {
+  abytes('bytes', bytes);
+  return {
+    size: bytes.length,
+    async *read(start: number, end: number) {
+      checkRange(start, end, bytes.length);
+      for (let p = start; p < end; p += chunkSize) yield bytes.subarray(p, Math.min(end, p + chunkSize));
+    },
+  };
+}
+
+/**
+ * A source over a file (Node only: node:fs is imported on first use so that browser bundles of
+ * this package never load it). Each `read` opens its own stream, so passes do not interfere.
+ */
+export async function fileSource(path: string, chunkSize = 1 << 20): Promise<BackupSource> {
+  const fs = await import('node:fs');
+  const { size } = await fs.promises.stat(path);
+  return {
+    size,
+    async *read(start: number, end: number) {
+      checkRange(start, end, size);
+      if (end === start) return;
+      const stream = fs.createReadStream(path, { start, end: end - 1, highWaterMark: chunkSize });
+      try {
+        for await (const chunk of stream) {
+          const b = chunk as Buffer;
+          yield new Uint8Array(b.buffer, b.byteOffset, b.length);
+        }
+      } finally {
+        stream.destroy();
+      }
+    },
+  };
+}
+
+function checkRange(start: number, end: number, size: number): void {
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > size) {
+    throw new RangeError(`read range [${start}, ${end}) is outside 0..${size}`);
+  }
+}

@@ -1,0 +1,72 @@
+// The platform seam (ARCHITECTURE.md): the sealed stream and media code are written once against
+// this interface; Node gets node:crypto / node:zlib / worker threads, browsers get WebCrypto,
+// @noble/hashes and a JS inflater. Both produce the same bytes (tested against each other).
+
+/** Incremental HMAC-SHA256. */
+export interface MacStream {
+  update(data: Uint8Array): void;
+  digest(): Uint8Array;
+}
+
+/** Streaming AES-256-CBC with PKCS#7 padding; `update` output is always whole blocks. */
+export interface CbcStream {
+  update(data: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /** Encryption: the padded last block(s). Decryption: the unpadded tail; throws on bad padding. */
+  final(): Uint8Array | Promise<Uint8Array>;
+}
+
+/**
+ * A raw-DEFLATE decompressor that can say where its stream ended, which a strict reader needs:
+ * after the DEFLATE data come the gzip trailer and zero padding (spec 3.2), and browsers'
+ * DecompressionStream rejects any byte after the end (so it cannot be used for reading).
+ */
+export interface RawInflater {
+  /**
+   * Feeds bytes. `consumed` is how many of them belonged to the DEFLATE stream; when it is less
+   * than `data.length` (or on a later call, 0) the stream has ended (`ended`).
+   */
+  push(data: Uint8Array): Promise<{ output: Uint8Array[]; consumed: number; ended: boolean }>;
+  /** No more input: resolves with the last output, or throws if the stream is incomplete/corrupt. */
+  finish(): Promise<{ output: Uint8Array[]; ended: boolean }>;
+  /** Releases native resources early (on errors / early exits). */
+  close(): void;
+}
+
+export interface Platform {
+  readonly name: 'node' | 'web';
+  hmacSha256(key: Uint8Array): MacStream;
+  /** SHA-256 with `copy()` so incremental MACs can be snapshotted (spec 5.1). */
+  sha256(): HashStream;
+  aesCbcEncrypt(key: Uint8Array, iv: Uint8Array): CbcStream;
+  aesCbcDecrypt(key: Uint8Array, iv: Uint8Array): CbcStream;
+  /** One standard gzip member of `input` (any chunking). */
+  gzip(input: AsyncIterable<Uint8Array>, opts: { level: number }): AsyncIterable<Uint8Array>;
+  rawInflater(): RawInflater;
+  crc32(data: Uint8Array, previous: number): number;
+}
+
+export interface HashStream {
+  update(data: Uint8Array): void;
+  digest(): Uint8Array;
+  copy(): HashStream;
+}
+
+let cached: Promise<Platform> | undefined;
+
+/** True when running under Node (also Deno/Bun with node compat), where the fast path applies. */
+export function isNodeRuntime(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === 'string';
+}
+
+/**
+ * The platform for this runtime, or the one named (tests run the web path under Node 20, which
+ * has WebCrypto and CompressionStream). Node-only modules are imported lazily so browser bundles
+ * never execute them.
+ */
+export function getPlatform(name?: 'node' | 'web'): Promise<Platform> {
+  const want = name ?? (isNodeRuntime() ? 'node' : 'web');
+  if (want === 'web') return import('./platform-web.ts').then((m) => m.webPlatform);
+  if (cached === undefined) cached = import('./platform-node.ts').then((m) => m.nodePlatform);
+  return cached;
+}
