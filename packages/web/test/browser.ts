@@ -84,6 +84,6 @@ export async function screenshotter(folder: string): Promise<(page: Page, step: 
   let n = 0;
   return async (page, step) => {
     n += 1;
-    await page.screenshot({ path: join(dir, `${String(n).padStart(2, '0')}-${step}.png`), fullPage: true });
+    await page.screenshot({ path: join(dir, `${String(n).padStart(2, '0')}-${step}.png`), fullPage: false });
   };
 }

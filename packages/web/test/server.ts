@@ -1,14 +1,46 @@
-/**
- * A real Coffer server, in-process, serving the built bundle at `/` with the dev outbox on.
- * Filled in against @coffer/server's public entry (see its README).
- */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCofferServer, defaultConfig } from '@coffer/server';
+
+/** A real Coffer server, in-process, serving the built bundle at `/` with the dev outbox on. */
 export interface RunningServer {
   url: string;
-  /** True while the server holds a current messages backup (checked in its metadata, not via the UI). */
-  hasMessagesBackup(): Promise<boolean>;
+  /** What the server holds, read from its own metadata and blob store (not through the UI). */
+  stored(): Promise<{ backups: number; versions: number; blobs: number }>;
   close(): Promise<void>;
 }
 
-export async function startServer(_opts: { webDist: string; port: number }): Promise<RunningServer> {
-  throw new Error('@coffer/server does not export a server factory yet');
+export async function startServer(opts: { webDist: string; port: number }): Promise<RunningServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'coffer-web-server-'));
+  const config = defaultConfig(dataDir);
+  config.host = '127.0.0.1';
+  config.port = opts.port;
+  config.webDir = opts.webDist;
+  config.verification.devOutbox = true;
+  const server = await createCofferServer(config, { logger: false, jobs: false });
+  const listened = await server.listen();
+  // crypto.subtle needs a secure origin: 127.0.0.1 counts (INFRA-NOTES).
+  const url = `http://127.0.0.1:${new URL(listened).port}/`;
+  return {
+    url,
+    stored: async () => {
+      const db = server.ctx.db;
+      const backups = await db
+        .selectFrom('backups')
+        .select(db.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      const versions = await db
+        .selectFrom('backup_versions')
+        .select(db.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      let blobs = 0;
+      for await (const _ of server.ctx.blobs.list('')) blobs++;
+      return { backups: Number(backups.n), versions: Number(versions.n), blobs };
+    },
+    close: async () => {
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
 }

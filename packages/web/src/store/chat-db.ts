@@ -1,11 +1,12 @@
 import { deleteDatabase, openDatabase, requestToPromise, transactionDone } from './idb.ts';
 import type {
-  AccountRecord,
-  ChatRecord,
+  AccountModel,
+  ChatModel,
   ChatSummary,
   MediaRecord,
-  MessageRecord,
-  RecipientRecord,
+  RecipientModel,
+  StickerPackModel,
+  StoredMessage,
 } from './model.ts';
 
 /**
@@ -18,16 +19,19 @@ import type {
  */
 
 const POINTER_DB = 'coffer-app';
-const STORES = ['account', 'recipients', 'chats', 'messages', 'media'] as const;
+const STORES = ['account', 'recipients', 'chats', 'stickerPacks', 'messages', 'media'] as const;
+export type StoreName = (typeof STORES)[number];
 
 function upgradeChatDb(db: IDBDatabase): void {
   db.createObjectStore('account');
   db.createObjectStore('recipients', { keyPath: 'id' });
   db.createObjectStore('chats', { keyPath: 'id' });
+  // Keyed by hex(packId) (out of line: byte arrays are not IndexedDB keys).
+  db.createObjectStore('stickerPacks');
   const messages = db.createObjectStore('messages', { keyPath: 'id', autoIncrement: true });
   messages.createIndex('byChat', ['chatId', 'dateSent']);
   const media = db.createObjectStore('media', { keyPath: 'id' });
-  media.createIndex('byLastUsed', 'lastUsed');
+  media.createIndex('byLastUsed', 'lastUsedAt');
 }
 
 async function openPointerDb(): Promise<IDBDatabase> {
@@ -64,14 +68,14 @@ function freshName(): string {
 
 /** Batches writes into transactions of `batch` records: fast, bounded memory. */
 export class ChatDbWriter {
-  private pending: Array<{ store: (typeof STORES)[number]; value: unknown; key?: IDBValidKey }> = [];
+  private pending: Array<{ store: StoreName; value: unknown; key?: IDBValidKey }> = [];
 
   constructor(
     private readonly db: IDBDatabase,
     private readonly batch = 500,
   ) {}
 
-  async put(store: (typeof STORES)[number], value: unknown, key?: IDBValidKey): Promise<void> {
+  async put(store: StoreName, value: unknown, key?: IDBValidKey): Promise<void> {
     this.pending.push(key === undefined ? { store, value } : { store, value, key });
     if (this.pending.length >= this.batch) await this.flush();
   }
@@ -125,30 +129,30 @@ export class ChatDb extends EventTarget {
     this.dispatchEvent(new CustomEvent('change', { detail: what }));
   }
 
-  async account(): Promise<AccountRecord | undefined> {
+  async account(): Promise<AccountModel | undefined> {
     const db = await this.live();
     return (await requestToPromise(db.transaction('account').objectStore('account').get('self'))) as
-      | AccountRecord
+      | AccountModel
       | undefined;
   }
 
-  async setAccount(account: AccountRecord): Promise<void> {
+  async setAccount(account: AccountModel): Promise<void> {
     const db = await this.live();
     const tx = db.transaction('account', 'readwrite');
     tx.objectStore('account').put(account, 'self');
     await transactionDone(tx);
   }
 
-  async recipients(): Promise<RecipientRecord[]> {
+  async recipients(): Promise<RecipientModel[]> {
     const db = await this.live();
     return (await requestToPromise(
       db.transaction('recipients').objectStore('recipients').getAll(),
-    )) as RecipientRecord[];
+    )) as RecipientModel[];
   }
 
-  async chats(): Promise<ChatRecord[]> {
+  async chats(): Promise<ChatModel[]> {
     const db = await this.live();
-    return (await requestToPromise(db.transaction('chats').objectStore('chats').getAll())) as ChatRecord[];
+    return (await requestToPromise(db.transaction('chats').objectStore('chats').getAll())) as ChatModel[];
   }
 
   async counts(): Promise<{ chats: number; messages: number; media: number; mediaPresent: number }> {
@@ -167,9 +171,9 @@ export class ChatDb extends EventTarget {
   async summaries(): Promise<ChatSummary[]> {
     const db = await this.live();
     const tx = db.transaction(['chats', 'recipients', 'messages']);
-    const chats = (await requestToPromise(tx.objectStore('chats').getAll())) as ChatRecord[];
+    const chats = (await requestToPromise(tx.objectStore('chats').getAll())) as ChatModel[];
     const recipients = new Map(
-      ((await requestToPromise(tx.objectStore('recipients').getAll())) as RecipientRecord[]).map((r) => [
+      ((await requestToPromise(tx.objectStore('recipients').getAll())) as RecipientModel[]).map((r) => [
         r.id,
         r,
       ]),
@@ -182,7 +186,7 @@ export class ChatDb extends EventTarget {
       const range = IDBKeyRange.bound([chat.id, -Infinity], [chat.id, Infinity]);
       const count = await requestToPromise(index.count(range));
       const cursor = await requestToPromise(index.openCursor(range, 'prev'));
-      out.push({ chat, recipient, last: (cursor?.value as MessageRecord | undefined) ?? undefined, count });
+      out.push({ chat, recipient, last: (cursor?.value as StoredMessage | undefined) ?? undefined, count });
     }
     out.sort((a, b) => {
       const pa = a.chat.pinnedOrder ?? Number.MAX_SAFE_INTEGER;
@@ -193,55 +197,49 @@ export class ChatDb extends EventTarget {
     return out;
   }
 
-  async messages(chatId: number, limit = 200): Promise<MessageRecord[]> {
+  async messages(chatId: number, limit = 200): Promise<StoredMessage[]> {
     const db = await this.live();
     const index = db.transaction('messages').objectStore('messages').index('byChat');
     const range = IDBKeyRange.bound([chatId, -Infinity], [chatId, Infinity]);
-    const out: MessageRecord[] = [];
+    const out: StoredMessage[] = [];
     await new Promise<void>((resolve, reject) => {
       const req = index.openCursor(range, 'prev');
       req.onerror = () => reject(req.error);
       req.onsuccess = () => {
         const cursor = req.result;
         if (!cursor || out.length >= limit) return resolve();
-        out.push(cursor.value as MessageRecord);
+        out.push(cursor.value as StoredMessage);
         cursor.continue();
       };
     });
     return out.reverse();
   }
 
-  /** Every message in (chatId, dateSent) order, streamed with a cursor per batch. */
-  async *allMessages(batch = 500): AsyncGenerator<MessageRecord> {
+  /** Every message in arrival order (the auto-increment key): Backup.proto frame rule 3. */
+  async *allMessages(batch = 500): AsyncGenerator<StoredMessage> {
     const db = await this.live();
-    let after: IDBValidKey | undefined;
+    let after = 0;
     for (;;) {
-      const index = db.transaction('messages').objectStore('messages').index('byChat');
-      const range = after === undefined ? undefined : IDBKeyRange.lowerBound(after, true);
-      const rows: MessageRecord[] = [];
-      let lastKey: IDBValidKey | undefined;
-      await new Promise<void>((resolve, reject) => {
-        const req = index.openCursor(range);
-        req.onerror = () => reject(req.error);
-        req.onsuccess = () => {
-          const cursor = req.result;
-          if (!cursor || rows.length >= batch) return resolve();
-          rows.push(cursor.value as MessageRecord);
-          lastKey = cursor.key;
-          cursor.continue();
-        };
-      });
-      // Messages with the same (chatId, dateSent) key would be skipped by lowerBound(after, true);
-      // the generator and the composer keep dateSent unique per chat, so this cannot happen.
+      const range = IDBKeyRange.lowerBound(after, true);
+      const rows = (await requestToPromise(
+        db.transaction('messages').objectStore('messages').getAll(range, batch),
+      )) as StoredMessage[];
       yield* rows;
-      if (rows.length < batch || lastKey === undefined) return;
-      after = lastKey;
+      if (rows.length < batch) return;
+      after = rows.at(-1)?.id ?? Number.MAX_SAFE_INTEGER;
     }
   }
 
-  async addMessage(message: MessageRecord): Promise<number> {
+  async stickerPacks(): Promise<StickerPackModel[]> {
     const db = await this.live();
-    const tx = db.transaction(['messages', 'media'], 'readwrite');
+    return (await requestToPromise(
+      db.transaction('stickerPacks').objectStore('stickerPacks').getAll(),
+    )) as StickerPackModel[];
+  }
+
+  async addMessage(message: StoredMessage): Promise<number> {
+    const db = await this.live();
+    const tx = db.transaction('messages', 'readwrite');
     const id = (await requestToPromise(tx.objectStore('messages').add(message))) as number;
     await transactionDone(tx);
     this.changed('messages');
@@ -261,7 +259,7 @@ export class ChatDb extends EventTarget {
     const list = (await requestToPromise(
       db.transaction('media').objectStore('media').getAll(),
     )) as MediaRecord[];
-    return list.sort((a, b) => b.lastUsed - a.lastUsed);
+    return list.sort((a, b) => b.lastUsedAt - a.lastUsedAt);
   }
 
   async putMedia(record: MediaRecord): Promise<void> {

@@ -1,9 +1,20 @@
-import type { ChatDb } from './chat-db.ts';
-import type { AttachmentRecord, MediaRecord, MessageRecord, RecipientRecord } from './model.ts';
+import { generateHistory, type HistorySink } from '@coffer/chatstore/browser';
+import { sha256 } from '@coffer/crypto';
+import type { ChatDb, ChatDbWriter } from './chat-db.ts';
+import {
+  type AccountModel,
+  type AttachmentModel,
+  type ChatModel,
+  hex,
+  type MediaRecord,
+  type MessageModel,
+  type RecipientModel,
+  type StickerPackModel,
+} from './model.ts';
 
 /**
- * A sample chat history for the demo, deterministic from a seed: contacts, a group, text
- * messages with reactions, and photos drawn on a canvas (no network, no bundled images).
+ * A sample chat history for the demo: @coffer/chatstore's deterministic generator plus photos
+ * drawn on a canvas (no network, no bundled images).
  */
 
 export interface GenerateOptions {
@@ -12,7 +23,6 @@ export interface GenerateOptions {
   messages?: number;
   images?: number;
   now?: number;
-  profileName?: string;
 }
 
 /** mulberry32: a tiny seeded PRNG; fine for sample data, never used for keys that protect anything. */
@@ -27,65 +37,13 @@ function prng(seed: number): () => number {
   };
 }
 
-const FIRST = [
-  'Ada',
-  'Bruno',
-  'Chiara',
-  'Dmitri',
-  'Elif',
-  'Farid',
-  'Greta',
-  'Hiro',
-  'Imani',
-  'Jonas',
-  'Kai',
-  'Lena',
-];
-const LAST = ['Okafor', 'Silva', 'Rossi', 'Ivanova', 'Yilmaz', 'Haddad', 'Berg', 'Tanaka', 'Mensah', 'Weber'];
-const LINES = [
-  'Are we still on for Saturday?',
-  'I just landed, will call you later',
-  'Did you see the photos from the trip?',
-  'Running 10 minutes late, sorry!',
-  'Can you send me the address again?',
-  'Happy birthday!!',
-  'The recipe worked, thank you',
-  'Let me check and get back to you',
-  'Good night',
-  'That is hilarious',
-  'Who is bringing the cake?',
-  'Meeting moved to 3pm',
-  'I found your keys in my bag',
-  'On my way',
-  'The kids loved it',
-  'See you at the station',
-  'Sounds good to me',
-  'Can you water the plants on Tuesday?',
-];
-const EMOJI = ['❤️', '👍', '😂', '😮', '🎉'];
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-function bytesFrom(rand: () => number, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.floor(rand() * 256);
-  return out;
-}
-
-function uuidFrom(rand: () => number): string {
-  const b = bytesFrom(rand, 16);
-  b[6] = ((b[6] ?? 0) & 0x0f) | 0x40;
-  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
-  const h = hex(b);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
+const PHOTO_W = 480;
+const PHOTO_H = 320;
 
 /** Draws a small "photo": a sky gradient, a sun and hills, with a caption. PNG bytes. */
 export async function drawPhoto(rand: () => number, label: string): Promise<Blob> {
-  const w = 480;
-  const h = 320;
+  const w = PHOTO_W;
+  const h = PHOTO_H;
   const canvas = new OffscreenCanvas(w, h);
   const ctx = canvas.getContext('2d');
   if (!ctx) throw new Error('2D canvas is not available');
@@ -116,129 +74,138 @@ export async function drawPhoto(rand: () => number, label: string): Promise<Blob
   return canvas.convertToBlob({ type: 'image/png' });
 }
 
-/** Replaces the device's history with a generated one (atomically, like a restore). */
+/** The IndexedDB side of the reference generator: rows go through the import writer. */
+class IdbSink implements HistorySink {
+  readonly media = new Map<string, MediaRecord>();
+
+  constructor(private readonly w: ChatDbWriter) {}
+
+  setAccount(a: AccountModel) {
+    return this.w.put('account', a, 'self');
+  }
+  addRecipient(r: RecipientModel) {
+    return this.w.put('recipients', r);
+  }
+  addChat(c: ChatModel) {
+    return this.w.put('chats', c);
+  }
+  addStickerPack(p: StickerPackModel) {
+    return this.w.put('stickerPacks', p, hex(p.packId));
+  }
+  addMedia(plaintextHash: Uint8Array, bytes: Uint8Array, thumbnail: Uint8Array | null) {
+    const id = hex(plaintextHash);
+    this.media.set(id, {
+      id,
+      plaintextHash,
+      key: new Uint8Array(0),
+      size: bytes.length,
+      contentType: null,
+      lastUsedAt: 0,
+      blob: new Blob([bytes as Uint8Array<ArrayBuffer>]),
+      ...(thumbnail ? { thumbnail: new Blob([thumbnail as Uint8Array<ArrayBuffer>]) } : {}),
+    });
+  }
+  addMessage(m: MessageModel) {
+    for (const a of m.attachments) {
+      const rec = this.media.get(hex(a.plaintextHash));
+      if (!rec) continue;
+      rec.key = a.key;
+      rec.contentType = a.contentType;
+      rec.lastUsedAt = Math.max(rec.lastUsedAt, m.dateSent);
+      if (rec.blob && a.contentType) rec.blob = new Blob([rec.blob], { type: a.contentType });
+    }
+    return this.w.put('messages', m);
+  }
+}
+
+/**
+ * Replaces the device's history with a generated one, atomically (like a restore): the reference
+ * generator of @coffer/chatstore (quotes, reactions, edits, stickers, deletions), then a few real
+ * photos drawn on a canvas, newest first in the pinned chat, so the demo has images to show.
+ */
 export async function seedHistory(store: ChatDb, opts: GenerateOptions = {}): Promise<{ messages: number }> {
-  const rand = prng(opts.seed ?? 1);
-  const nChats = opts.chats ?? 8;
+  const seed = opts.seed ?? 1;
   const nMessages = opts.messages ?? 400;
   const nImages = opts.images ?? 6;
   const now = opts.now ?? Date.now();
-  const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)] as T;
-
+  const rand = prng(seed);
   const session = await store.beginImport();
   try {
-    const w = session.writer;
-    await w.put(
-      'account',
-      { profileName: opts.profileName ?? 'Me', profileKey: bytesFrom(rand, 32) },
-      'self',
+    const sink = new IdbSink(session.writer);
+    const summary = await generateHistory(
+      {
+        chats: opts.chats ?? 8,
+        messages: nMessages,
+        media: 0,
+        seed,
+        // Messages are about 15 s apart on average: end the history shortly before now.
+        startMs: now - nMessages * 15_000 - (nImages + 2) * 600_000,
+        sha256,
+      },
+      sink,
     );
-    const self: RecipientRecord = { id: 1, kind: 'self', name: 'Me' };
-    await w.put('recipients', self);
-    const contacts: RecipientRecord[] = [];
-    const nContacts = Math.max(2, nChats - 1);
-    for (let i = 0; i < nContacts; i++) {
-      const c: RecipientRecord = {
-        id: 2 + i,
-        kind: 'contact',
-        name: `${FIRST[i % FIRST.length]} ${pick(LAST)}`,
-        aci: uuidFrom(rand),
-        e164: `+1555${String(1000000 + Math.floor(rand() * 8999999)).slice(0, 7)}`,
+    let t = summary.lastMessageAt;
+    for (let k = nImages - 1; k >= 0; k--) {
+      t += 300_000;
+      const chatId = k === 0 ? 1 : 1 + (k % (opts.chats ?? 8));
+      const blob = await drawPhoto(rand, `Photo ${nImages - k} · chat ${chatId}`);
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      const plaintextHash = sha256(bytes);
+      const key = crypto.getRandomValues(new Uint8Array(64));
+      const id = hex(plaintextHash);
+      sink.media.set(id, {
+        id,
+        plaintextHash,
+        key,
+        size: bytes.length,
+        contentType: 'image/png',
+        lastUsedAt: t,
+        blob,
+      });
+      const attachment: AttachmentModel = {
+        role: 'attachment',
+        plaintextHash,
+        key,
+        size: bytes.length,
+        contentType: 'image/png',
+        fileName: `photo-${nImages - k}.png`,
+        width: PHOTO_W,
+        height: PHOTO_H,
+        caption: null,
+        blurHash: null,
+        incrementalMac: null,
+        incrementalMacChunkSize: null,
+        transitCdnKey: null,
+        transitCdnNumber: null,
+        transitTierUploadTimestamp: null,
+        mediaTierCdnNumber: null,
+        flag: 0,
+        wasDownloaded: true,
+        clientUuid: null,
       };
-      contacts.push(c);
-      await w.put('recipients', c);
-    }
-    const group: RecipientRecord = {
-      id: 2 + nContacts,
-      kind: 'group',
-      name: 'Weekend hikers',
-      groupMasterKey: bytesFrom(rand, 32),
-      members: contacts.slice(0, 4).map((c) => c.id),
-    };
-    await w.put('recipients', group);
-    const talkers = [...contacts.slice(0, nChats - 1), group];
-    for (let i = 0; i < talkers.length; i++) {
-      const r = talkers[i]!;
-      await w.put('chats', { id: i + 1, recipientId: r.id, ...(i === 0 ? { pinnedOrder: 1 } : {}) });
-    }
-
-    // Spread messages over the last 60 days, strictly increasing per chat.
-    const span = 60 * 24 * 3600 * 1000;
-    const times = Array.from({ length: nMessages }, () => now - Math.floor(rand() * span)).sort(
-      (a, b) => a - b,
-    );
-    const imageAt = new Set<number>();
-    // Photos land among the most recent messages so they are easy to find in the demo.
-    for (let k = 0; k < nImages; k++) imageAt.add(nMessages - 1 - k * 7);
-    const lastTime = new Map<number, number>();
-    for (let m = 0; m < nMessages; m++) {
-      // Every chat gets a message; the newest one (a photo) goes to the pinned chat, so the demo
-      // opens on a photo.
-      const chatIndex =
-        m === nMessages - 1 ? 0 : m < talkers.length ? m : Math.floor(rand() * talkers.length);
-      const chatId = chatIndex + 1;
-      const r = talkers[chatIndex]!;
-      let t = times[m]!;
-      const prev = lastTime.get(chatId);
-      if (prev !== undefined && t <= prev) t = prev + 1;
-      lastTime.set(chatId, t);
-      const outgoing = rand() < 0.45;
-      const authorId = outgoing ? 1 : r.kind === 'group' ? pick(r.members ?? [2]) : r.id;
-      const attachments: AttachmentRecord[] = [];
-      if (imageAt.has(m)) {
-        const blob = await drawPhoto(rand, `Photo ${nMessages - m} · ${r.name}`);
-        const bytes = new Uint8Array(await blob.arrayBuffer());
-        const plaintextHash = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-        const keys = bytesFrom(rand, 64);
-        const id = hex(plaintextHash);
-        const media: MediaRecord = {
-          id,
-          contentType: 'image/png',
-          size: bytes.length,
-          blob,
-          plaintextHash,
-          keys,
-          lastUsed: t,
-        };
-        await w.put('media', media);
-        attachments.push({
-          mediaId: id,
-          contentType: 'image/png',
-          size: bytes.length,
-          width: 480,
-          height: 320,
-          plaintextHash,
-          keys,
-          fileName: `photo-${m}.png`,
-        });
-      }
-      const message: MessageRecord = {
+      await session.writer.put('messages', {
         chatId,
-        authorId,
+        authorId: 1,
         dateSent: t,
-        direction: outgoing ? 'outgoing' : 'incoming',
-        attachments,
+        kind: 'standard',
+        outgoing: true,
+        dateReceived: t,
+        dateServerSent: null,
         read: true,
-        ...(attachments.length === 0 || rand() < 0.5 ? { text: pick(LINES) } : {}),
-        ...(outgoing ? {} : { dateReceived: t + 500 }),
-        ...(rand() < 0.08
-          ? {
-              reactions: [
-                {
-                  authorId: outgoing ? (r.kind === 'group' ? (r.members?.[0] ?? 2) : r.id) : 1,
-                  emoji: pick(EMOJI),
-                  sentTimestamp: t + 60_000,
-                },
-              ],
-            }
-          : {}),
-      };
-      await w.put('messages', message);
+        sealedSender: false,
+        body: k === 0 ? 'The view from the top!' : null,
+        quote: null,
+        sticker: null,
+        reactions: [],
+        revisions: [],
+        attachments: [attachment],
+      } satisfies MessageModel);
     }
+    for (const m of sink.media.values()) await session.writer.put('media', m);
     await session.commit();
+    return { messages: summary.messages + nImages };
   } catch (err) {
     await session.abort();
     throw err;
   }
-  return { messages: nMessages };
 }

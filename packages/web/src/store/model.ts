@@ -1,90 +1,54 @@
+import type {
+  AccountModel,
+  AttachmentModel,
+  ChatModel,
+  MessageModel,
+  RecipientModel,
+  StickerPackModel,
+} from '@coffer/chatstore/browser';
+
 /**
- * The demo messenger's own data model, kept close to Backup.proto (spec section 4) so that the
- * mapping to and from backup frames (frames.ts) stays one-to-one for everything the app stores.
+ * The web app keeps the reference chat store's model (@coffer/chatstore), so the mapping to and
+ * from Backup frames is the same lossless one the Node store uses.
  */
+export type { AccountModel, AttachmentModel, ChatModel, MessageModel, RecipientModel, StickerPackModel };
 
-export interface AccountRecord {
-  /** Display name of the person using this device. */
-  profileName: string;
-  /** Profile key (32 bytes), carried by AccountData in a backup. */
-  profileKey: Uint8Array;
-  username?: string;
-}
-
-export type RecipientKind = 'self' | 'contact' | 'group' | 'releaseNotes';
-
-export interface RecipientRecord {
-  id: number;
-  kind: RecipientKind;
-  /** Contact's profile name, or the group title. */
-  name: string;
-  /** Contact service id (UUID) or group master key (hex, 32 bytes). */
-  aci?: string;
-  e164?: string;
-  groupMasterKey?: Uint8Array;
-  /** Group members (recipient ids), for groups. */
-  members?: number[];
-}
-
-export interface ChatRecord {
-  id: number;
-  recipientId: number;
-  pinnedOrder?: number;
-  archived?: boolean;
-}
-
-export interface AttachmentRecord {
-  /** Key of the bytes in the media store (hex of the plaintext SHA-256). */
-  mediaId: string;
-  contentType: string;
-  size: number;
-  width?: number;
-  height?: number;
-  fileName?: string;
-  caption?: string;
-  /** SHA-256 of the plaintext (32 bytes): with `keys` it names the file in the media tier (spec 5.2). */
-  plaintextHash: Uint8Array;
-  /** The attachment's own keys (64 bytes: AES || HMAC), spec 5.1. */
-  keys: Uint8Array;
-}
-
-export interface ReactionRecord {
-  authorId: number;
-  emoji: string;
-  sentTimestamp: number;
-}
-
-export interface MessageRecord {
-  /** Local row id (IndexedDB auto-increment); not part of a backup. */
+/** A message row: the model plus IndexedDB's auto-increment id (global arrival order). */
+export interface StoredMessage extends MessageModel {
   id?: number;
-  chatId: number;
-  authorId: number;
-  dateSent: number;
-  direction: 'incoming' | 'outgoing';
-  text?: string;
-  attachments: AttachmentRecord[];
-  reactions?: ReactionRecord[];
-  /** Incoming: when it arrived and whether it was read. Outgoing: delivered/read by the recipient. */
-  dateReceived?: number;
-  read?: boolean;
 }
 
+/** One media file, keyed by the hex SHA-256 of its plaintext (spec 5.1 plaintextHash). */
 export interface MediaRecord {
   id: string;
-  contentType: string;
-  size: number;
-  /** Present once the bytes are on this device; absent while a restore still fetches them. */
-  blob?: Blob;
-  /** Kept to re-create the tier name when the bytes are missing (spec 5.2). */
   plaintextHash: Uint8Array;
-  keys: Uint8Array;
-  /** The newest message date that refers to this file: restore fetches most recent first. */
-  lastUsed: number;
+  /** 64-byte attachment keys (spec 5.1), with plaintextHash they name the file in the media tier. */
+  key: Uint8Array;
+  size: number;
+  contentType: string | null;
+  /** dateSent of the newest message that uses it: a restore fetches most recent first. */
+  lastUsedAt: number;
+  /** Absent while a restore is still fetching the file. */
+  blob?: Blob;
+  thumbnail?: Blob;
 }
 
 export interface ChatSummary {
-  chat: ChatRecord;
-  recipient: RecipientRecord;
-  last: MessageRecord | undefined;
+  chat: ChatModel;
+  recipient: RecipientModel;
+  last: StoredMessage | undefined;
   count: number;
+}
+
+export function displayName(r: RecipientModel | undefined): string {
+  if (!r) return 'Unknown';
+  if (r.kind === 'self') return 'Note to Self';
+  if (r.kind === 'releaseNotes') return 'Release notes';
+  if (r.kind === 'group') return r.title || 'Group';
+  const name = [r.givenName, r.familyName].filter(Boolean).join(' ');
+  return name || r.username || (r.e164 ? `+${r.e164}` : 'Contact');
+}
+
+export function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }

@@ -1,6 +1,13 @@
 import { type FormEvent, type ReactNode, useEffect, useRef, useState } from 'react';
 import type { ChatDb } from '../store/chat-db.ts';
-import type { AttachmentRecord, ChatSummary, MessageRecord, RecipientRecord } from '../store/model.ts';
+import {
+  type AttachmentModel,
+  type ChatSummary,
+  displayName,
+  hex,
+  type RecipientModel,
+  type StoredMessage,
+} from '../store/model.ts';
 import { formatTime, Header } from './common.tsx';
 
 /** Runs `load` now and again whenever the store reports a change; `key` names what is loaded. */
@@ -29,10 +36,13 @@ function useStore<T>(store: ChatDb, load: () => Promise<T>, key: string): T | un
   return value;
 }
 
-function preview(m: MessageRecord | undefined): string {
+function preview(m: StoredMessage | undefined): string {
   if (!m) return 'No messages yet';
-  if (m.text) return m.text;
-  return m.attachments.length > 0 ? 'Photo' : '';
+  if (m.kind === 'deleted') return 'This message was deleted';
+  if (m.kind === 'sticker') return `Sticker ${m.sticker?.emoji ?? ''}`;
+  if (m.body) return m.body;
+  const a = m.attachments[0];
+  return a ? (a.contentType?.startsWith('image/') ? 'Photo' : 'File') : '';
 }
 
 export function ChatList({
@@ -78,10 +88,10 @@ export function ChatList({
             <li key={c.chat.id}>
               <button type="button" className="chat-row" onClick={() => open(c.chat.id)}>
                 <span className="avatar" aria-hidden="true">
-                  {c.recipient.name.slice(0, 1)}
+                  {displayName(c.recipient).slice(0, 1)}
                 </span>
                 <span className="chat-main">
-                  <span className="chat-name">{c.recipient.name}</span>
+                  <span className="chat-name">{displayName(c.recipient)}</span>
                   <span className="chat-preview">{preview(c.last)}</span>
                 </span>
                 <span className="chat-time">{c.last ? formatTime(c.last.dateSent) : ''}</span>
@@ -94,8 +104,9 @@ export function ChatList({
   );
 }
 
-function MediaImage({ store, attachment }: { store: ChatDb; attachment: AttachmentRecord }) {
-  const media = useStore(store, () => store.media(attachment.mediaId), attachment.mediaId);
+function MediaImage({ store, attachment }: { store: ChatDb; attachment: AttachmentModel }) {
+  const id = hex(attachment.plaintextHash);
+  const media = useStore(store, () => store.media(id), id);
   const [url, setUrl] = useState<string>();
   useEffect(() => {
     if (!media?.blob) return;
@@ -104,6 +115,9 @@ function MediaImage({ store, attachment }: { store: ChatDb; attachment: Attachme
     return () => URL.revokeObjectURL(u);
   }, [media]);
   const alt = attachment.caption ?? attachment.fileName ?? 'Photo';
+  if (!attachment.contentType?.startsWith('image/')) {
+    return <p className="file">📄 {attachment.fileName ?? 'File'}</p>;
+  }
   if (!url) {
     return (
       <div
@@ -116,7 +130,15 @@ function MediaImage({ store, attachment }: { store: ChatDb; attachment: Attachme
       </div>
     );
   }
-  return <img className="media" src={url} alt={alt} width={attachment.width} height={attachment.height} />;
+  return (
+    <img
+      className="media"
+      src={url}
+      alt={alt}
+      width={attachment.width ?? undefined}
+      height={attachment.height ?? undefined}
+    />
+  );
 }
 
 export function Conversation({ store, chatId, back }: { store: ChatDb; chatId: number; back: () => void }) {
@@ -139,41 +161,65 @@ export function Conversation({ store, chatId, back }: { store: ChatDb; chatId: n
     if (count > 0) endRef.current?.scrollIntoView({ block: 'end' });
   }, [count]);
 
+  const selfId = data?.recipients.find((r) => r.kind === 'self')?.id ?? 1;
+
   async function send(ev: FormEvent) {
     ev.preventDefault();
     const body = text.trim();
     if (!body) return;
     const last = data?.messages.at(-1)?.dateSent ?? 0;
     // dateSent is unique per chat (the store's index relies on it).
+    const now = Math.max(Date.now(), last + 1);
     await store.addMessage({
       chatId,
-      authorId: 1,
-      dateSent: Math.max(Date.now(), last + 1),
-      direction: 'outgoing',
-      text: body,
+      authorId: selfId,
+      dateSent: now,
+      kind: 'standard',
+      outgoing: true,
+      dateReceived: now,
+      dateServerSent: null,
+      read: true,
+      sealedSender: false,
+      body,
+      quote: null,
+      sticker: null,
+      reactions: [],
+      revisions: [],
       attachments: [],
     });
     setText('');
   }
 
-  const byId = new Map<number, RecipientRecord>((data?.recipients ?? []).map((r) => [r.id, r]));
+  const byId = new Map<number, RecipientModel>((data?.recipients ?? []).map((r) => [r.id, r]));
   const isGroup = data?.summary?.recipient.kind === 'group';
   return (
     <main className="screen conversation">
-      <Header title={data?.summary?.recipient.name ?? 'Chat'} back={back} />
+      <Header title={data?.summary ? displayName(data.summary.recipient) : 'Chat'} back={back} />
       <ol className="messages" aria-label="Messages">
         {(data?.messages ?? []).map((m) => (
-          <li key={m.id} className={`message ${m.direction}`}>
-            {isGroup && m.direction === 'incoming' ? (
-              <span className="author">{byId.get(m.authorId)?.name ?? 'Unknown'}</span>
+          <li key={m.id} className={`message ${m.outgoing ? 'outgoing' : 'incoming'}`}>
+            {isGroup && !m.outgoing ? (
+              <span className="author">{displayName(byId.get(m.authorId))}</span>
             ) : null}
-            {m.attachments.map((a) => (
-              <MediaImage key={a.mediaId} store={store} attachment={a} />
-            ))}
-            {m.text ? <p>{m.text}</p> : null}
+            {m.quote ? (
+              <blockquote className="quote">
+                <span className="author">{displayName(byId.get(m.quote.authorId))}</span>
+                {m.quote.body ?? ''}
+              </blockquote>
+            ) : null}
+            {m.kind === 'deleted' ? <p className="deleted">This message was deleted</p> : null}
+            {m.kind === 'sticker' ? (
+              <p className="sticker" role="img" aria-label={`Sticker ${m.sticker?.emoji ?? ''}`}>
+                {m.sticker?.emoji ?? '🖼️'}
+              </p>
+            ) : (
+              m.attachments.map((a) => <MediaImage key={hex(a.plaintextHash)} store={store} attachment={a} />)
+            )}
+            {m.body ? <p>{m.body}</p> : null}
             <span className="meta">
+              {m.revisions.length > 0 ? <span>edited</span> : null}
               <time dateTime={new Date(m.dateSent).toISOString()}>{formatTime(m.dateSent)}</time>
-              {m.reactions?.map((r) => (
+              {m.reactions.map((r) => (
                 <span key={`${r.authorId}-${r.sentTimestamp}`} className="reaction">
                   {r.emoji}
                 </span>
