@@ -1,0 +1,43 @@
+/**
+ * Opens the metadata database named by a URL (CONTRACTS.md): `sqlite:./data/coffer.db` (embedded,
+ * better-sqlite3 in WAL mode) or `postgres://...` (scale-out: ./postgres-dialect.ts exporting
+ * `createPostgresDialect(url)`), then runs the migrations.
+ */
+import path from 'node:path';
+import { CofferError } from '@coffer/crypto';
+import SqliteDatabase from 'better-sqlite3';
+import { type Dialect, Kysely, SqliteDialect } from 'kysely';
+import { migrateToLatest } from './migrations.ts';
+import type { Database } from './schema.ts';
+
+export type DbDialectName = 'sqlite' | 'postgres';
+export interface Db {
+  db: Kysely<Database>;
+  dialect: DbDialectName;
+  close(): Promise<void>;
+}
+
+export async function createDb(url: string, opts: { baseDir?: string; migrate?: boolean } = {}): Promise<Db> {
+  let dialect: Dialect;
+  let name: DbDialectName;
+  if (url.startsWith('sqlite:')) {
+    const file = path.resolve(opts.baseDir ?? process.cwd(), url.slice('sqlite:'.length));
+    const sqlite = new SqliteDatabase(file);
+    // WAL: readers never block the writer; FULL sync so a committed transaction survives power loss.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('busy_timeout = 5000');
+    dialect = new SqliteDialect({ database: sqlite });
+    name = 'sqlite';
+  } else if (url.startsWith('postgres:') || url.startsWith('postgresql:')) {
+    const driver = './postgres-dialect.ts';
+    const mod = (await import(/* @vite-ignore */ driver)) as { createPostgresDialect(url: string): Dialect };
+    dialect = mod.createPostgresDialect(url);
+    name = 'postgres';
+  } else {
+    throw new CofferError('COFFER_ERR_CONFIG', 'the database URL must start with sqlite: or postgres:');
+  }
+  const db = new Kysely<Database>({ dialect });
+  if (opts.migrate !== false) await migrateToLatest(db);
+  return { db, dialect: name, close: () => db.destroy() };
+}

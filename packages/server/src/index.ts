@@ -1,0 +1,10 @@
+export { type CofferServer, type CofferServerOptions, createCofferServer } from './app.ts';
+export { defaultConfig, loadConfig, redactedConfig, type ServerConfig } from './config.ts';
+export { createDb, type Db } from './db/create-db.ts';
+export { MIGRATIONS, migrateToLatest } from './db/migrations.ts';
+export { type Database, num } from './db/schema.ts';
+export { ERROR_CODES } from './errors.ts';
+export { setAccountLevel } from './identity/accounts.ts';
+export { type CodeSender, DevSender, SmtpSender, WebhookSender } from './identity/senders.ts';
+export { assertBlobKey, type BlobStore, openBlobStore } from './storage/blob-store.ts';
+export { FileBlobStore } from './storage/file-blob-store.ts';

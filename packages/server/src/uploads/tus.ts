@@ -1,0 +1,133 @@
+/**
+ * Resumable uploads (tus 1.0.0, spec 6.6) with @tus/server. Every request carries the upload token
+ * from an upload form (`Authorization: Bearer <token>`): it names exactly one upload id and its
+ * maximum length, so a token creates one upload, once, no longer than its length. Completed
+ * messages uploads are committed (archives/service.ts) before the final PATCH is answered; media
+ * uploads wait for PUT /v1/archives/media. The tus file store keeps offsets on disk, so an upload
+ * resumes after a dropped connection or a server restart.
+ */
+import { FileStore } from '@tus/file-store';
+import { Server as TusServer } from '@tus/server';
+import { commitMessagesUpload, type UploadSource } from '../archives/service.ts';
+import type { ServerContext } from '../context.ts';
+import { num } from '../db/schema.ts';
+import { bearer, verifyToken } from '../util/tokens.ts';
+
+interface UploadToken {
+  aud: 'upload';
+  exp: number;
+  u: string;
+  m: number;
+  [k: string]: unknown;
+}
+
+const fail = (status: number, code: string, message: string) => ({
+  status_code: status,
+  body: JSON.stringify({ error: { code, message } }),
+});
+
+export function createUploadSource(store: FileStore): UploadSource {
+  return {
+    read: (id) => store.read(id),
+    remove: (id) => store.remove(id),
+    async status(id) {
+      try {
+        const u = await store.getUpload(id);
+        return { size: u.size, offset: u.offset };
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+export function createTus(ctx: ServerContext, opts: { faultDelayCommitMs?: number } = {}) {
+  const store = new FileStore({ directory: ctx.config.tusDir });
+  const source = createUploadSource(store);
+  const tokenOf = (req: { headers: { get(n: string): string | null } }): UploadToken => {
+    const t = bearer(req.headers.get('authorization'));
+    const payload = t ? verifyToken<UploadToken>(ctx.secret, t, 'upload', ctx.now()) : undefined;
+    if (!payload || typeof payload.u !== 'string' || typeof payload.m !== 'number') {
+      throw fail(401, 'COFFER_ERR_UPLOAD_TOKEN_INVALID', 'the upload token is missing, forged or expired');
+    }
+    return payload;
+  };
+
+  const tus = new TusServer({
+    path: '/v1/uploads',
+    datastore: store,
+    relativeLocation: true,
+    maxSize: (req) => tokenOf(req).m,
+    namingFunction: (req) => tokenOf(req).u,
+    async onIncomingRequest(req, uploadId) {
+      const token = tokenOf(req);
+      if (req.method !== 'POST' && req.method !== 'OPTIONS' && uploadId !== token.u) {
+        throw fail(401, 'COFFER_ERR_UPLOAD_TOKEN_INVALID', 'the upload token is for another upload');
+      }
+    },
+    async onUploadCreate(req, upload) {
+      const token = tokenOf(req);
+      if (upload.size === undefined || upload.size > token.m) {
+        throw fail(413, 'COFFER_ERR_UPLOAD_TOO_LARGE', 'the upload is longer than its token allows');
+      }
+      const r = await ctx.db
+        .updateTable('uploads')
+        .set({ state: 'created', size: upload.size })
+        .where('upload_id', '=', token.u)
+        .where('state', '=', 'issued')
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== 1) {
+        throw fail(409, 'COFFER_ERR_UPLOAD_TOKEN_USED', 'this upload token was already used');
+      }
+      return {};
+    },
+    async onUploadFinish(_req, upload) {
+      const row = await ctx.db
+        .selectFrom('uploads')
+        .selectAll()
+        .where('upload_id', '=', upload.id)
+        .executeTakeFirst();
+      if (!row) throw fail(410, 'COFFER_ERR_SOURCE_GONE', 'the upload record is gone');
+      const size = upload.size ?? upload.offset;
+      if (row.kind === 'messages') {
+        if (opts.faultDelayCommitMs) await new Promise((r) => setTimeout(r, opts.faultDelayCommitMs));
+        await commitMessagesUpload(ctx, source, upload.id, size);
+      } else {
+        await ctx.db
+          .updateTable('uploads')
+          .set({ state: 'complete', size })
+          .where('upload_id', '=', upload.id)
+          .execute();
+      }
+      return {};
+    },
+    onResponseError(_req, err) {
+      if (err instanceof Error) {
+        ctx.log.error({ err: err.message }, 'tus upload error');
+        return fail(500, 'COFFER_ERR_INTERNAL', 'upload failed on the server; resume later');
+      }
+      return undefined;
+    },
+  });
+
+  /** After a restart: finished messages uploads whose commit was interrupted are committed now. */
+  async function recover(): Promise<number> {
+    const rows = await ctx.db
+      .selectFrom('uploads')
+      .select(['upload_id', 'size'])
+      .where('kind', '=', 'messages')
+      .where('state', '=', 'created')
+      .execute();
+    let n = 0;
+    for (const r of rows) {
+      const st = await source.status(r.upload_id);
+      if (st && st.size !== undefined && st.offset === st.size && st.size === num(r.size)) {
+        await commitMessagesUpload(ctx, source, r.upload_id, st.size);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  return { tus, store, source, recover, tokenOf };
+}
