@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
+import { register as exportCmd } from './export.ts';
+import { register as inspect } from './inspect.ts';
 import { register as keygen } from './keygen.ts';
+import { register as validate } from './validate.ts';
 
 /** Each command module adds itself to the program. Keep this list sorted by name. */
-export const commands: ReadonlyArray<(program: Command) => void> = [keygen];
+export const commands: ReadonlyArray<(program: Command) => void> = [exportCmd, inspect, keygen, validate];
