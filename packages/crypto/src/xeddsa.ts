@@ -6,8 +6,9 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToNumberLE, numberToBytesLE } from '@noble/curves/utils.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { abytes } from './_assert.ts';
+import { _nativeEd25519Verify } from './_ed25519-native.ts';
 import { constantTimeEqual } from './constant-time.ts';
-import { concatBytes } from './encoding.ts';
+import { concatBytes, toHex } from './encoding.ts';
 import { clampPrivateKey } from './key-derivation.ts';
 import { _takeRandom, type Rng, randomBytes } from './random.ts';
 
@@ -60,31 +61,92 @@ export function xeddsaSign(privateKey: Uint8Array, message: Uint8Array, rng: Rng
  * bit of the signature's last byte instead. Like libsignal's verifier, we read that bit to pick
  * the Edwards point, so signatures from both signers verify. Otherwise this is XEdDSA verify:
  * s < 2^253, R must equal the canonical encoding of sB - hA.
+ *
+ * Under Node the Ed25519 equation is checked by OpenSSL (about 10x faster); elsewhere, and for
+ * the degenerate key u = 0, by @noble/curves. Both give libsignal's verdict (tested).
  */
 export function xeddsaVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  return _xeddsaVerify(publicKey, message, signature, true);
+}
+
+/** xeddsaVerify with the native path switched off or on (tests compare the two). */
+export function _xeddsaVerify(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+  allowNative: boolean,
+): boolean {
   abytes('publicKey', publicKey, 32, 33);
   abytes('message', message);
   abytes('signature', signature);
   if (signature.length !== 64) return false;
   if (publicKey.length === 33 && publicKey[0] !== 0x05) return false;
-  const u = bytesToNumberLE(publicKey.subarray(publicKey.length - 32)) & ((1n << 255n) - 1n);
+  const uBytes = publicKey.subarray(publicKey.length - 32);
   const signBit = ((signature[63] as number) & 0x80) >> 7;
-  const A = _montgomeryToEdwards(u, signBit);
-  if (A === undefined) return false;
   const R = signature.subarray(0, 32);
   const sBytes = signature.slice(32, 64);
   sBytes[31] = (sBytes[31] as number) & 0x7f;
   if (((sBytes[31] as number) & 0xe0) !== 0) return false; // s >= 2^253
   const s = bytesToNumberLE(sBytes);
+  if (allowNative) {
+    // OpenSSL insists on s < q; sB = (s mod q)B, so reducing keeps libsignal's verdict.
+    const native = _nativeEd25519Verify(
+      `${toHex(uBytes)}${signBit}`,
+      () => _edwardsEncoding(uBytes, signBit),
+      message,
+      concatBytes(R, s < L ? sBytes : numberToBytesLE(modL(s), 32)),
+    );
+    if (native !== undefined) return native;
+  }
+  const A = _montgomeryToEdwards(uBytes, signBit);
+  if (A === undefined) return false;
   const h = hashToScalar(R, A.toBytes(), message);
   // Public data only, so the variable-time multiplication is fine here.
   const check = Point.BASE.multiplyUnsafe(modL(s)).add(A.negate().multiplyUnsafe(h));
   return constantTimeEqual(check.toBytes(), R);
 }
 
+// u-coordinates of the points of order 1, 2, 4 and 8 on Curve25519 (and its twist's order-2
+// point u = 0 is among them). Everything else has a large prime-order component.
+const SMALL_ORDER_U = new Set([
+  0n,
+  1n,
+  P - 1n,
+  325606250916557431795983626356110631294008115727848805560023387167927233504n,
+  39382357235489614581723060781553021112529911719440698176882885853963445705823n,
+]);
+
+/**
+ * True for a public key (33 bytes 0x05 || u, or bare 32-byte u) whose point has small order.
+ * Anyone can make signatures that verify under such a key (libsignal's verifier accepts them as
+ * well), and no honestly derived key is one, so a server should refuse to register them.
+ */
+export function isSmallOrderPublicKey(publicKey: Uint8Array): boolean {
+  abytes('publicKey', publicKey, 32, 33);
+  return SMALL_ORDER_U.has(_u(publicKey.subarray(publicKey.length - 32)));
+}
+
+/** The Montgomery u-coordinate (bit 255 ignored, as curve25519-dalek does) taken mod p. */
+function _u(uBytes: Uint8Array): bigint {
+  return Fp.create(bytesToNumberLE(uBytes) & ((1n << 255n) - 1n));
+}
+
+/**
+ * Encoding of the Edwards point for u with the given sign bit, computed without decompressing:
+ * y = (u - 1) / (u + 1). Undefined for u = -1 (no image) and for u = 0 (y = -1, x = 0, where
+ * sign-bit handling differs between libraries; the JS path decides that case).
+ */
+function _edwardsEncoding(uBytes: Uint8Array, signBit: number): Uint8Array | undefined {
+  const u = _u(uBytes);
+  if (u === P - 1n || u === 0n) return undefined;
+  const enc = numberToBytesLE(Fp.div(Fp.sub(u, 1n), Fp.add(u, 1n)), 32);
+  enc[31] = (enc[31] as number) | (signBit << 7);
+  return enc;
+}
+
 /** Birational map u -> y = (u - 1) / (u + 1), then the Edwards point with that y and sign bit. */
-function _montgomeryToEdwards(uRaw: bigint, signBit: number): InstanceType<typeof Point> | undefined {
-  const u = Fp.create(uRaw); // values >= p are taken mod p, as libsignal (curve25519-dalek) does
+function _montgomeryToEdwards(uBytes: Uint8Array, signBit: number): InstanceType<typeof Point> | undefined {
+  const u = _u(uBytes); // values >= p are taken mod p, as libsignal (curve25519-dalek) does
   if (u === P - 1n) return undefined; // u = -1 has no Edwards image
   const y = Fp.div(Fp.sub(u, 1n), Fp.add(u, 1n));
   const enc = numberToBytesLE(y, 32);

@@ -2,6 +2,7 @@
 // (devDependency, tests only): every derivation for many random recovery keys and ACIs, and
 // XEdDSA signatures in both directions.
 import { randomUUID } from 'node:crypto';
+import { ED25519_TORSION_SUBGROUP, ed25519 } from '@noble/curves/ed25519.js';
 import { Aci, PrivateKey, PublicKey } from '@signalapp/libsignal-client';
 import {
   AccountEntropyPool,
@@ -10,6 +11,7 @@ import {
 } from '@signalapp/libsignal-client/dist/AccountKeys.js';
 import { MessageBackupKey } from '@signalapp/libsignal-client/dist/MessageBackup.js';
 import { describe, expect, it } from 'vitest';
+import { _hasNativeEd25519 } from '../src/_ed25519-native.ts';
 import {
   deriveBackupId,
   deriveBackupIdKeyPair,
@@ -29,9 +31,18 @@ import {
   xeddsaSign,
   xeddsaVerify,
 } from '../src/index.ts';
+import { _xeddsaVerify } from '../src/xeddsa.ts';
 
 const ab = (u: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(u);
 const ROUNDS = 200;
+
+/** Our verdict through both paths (OpenSSL fast path and pure JS); they must agree. */
+function verifyBoth(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  const native = _xeddsaVerify(publicKey, message, signature, true);
+  expect(_xeddsaVerify(publicKey, message, signature, false)).toBe(native);
+  expect(xeddsaVerify(publicKey, message, signature)).toBe(native);
+  return native;
+}
 
 describe('derivations equal libsignal for random recovery keys and ACIs', () => {
   it(`${ROUNDS} random identities, Coffer-generated and libsignal-generated keys`, () => {
@@ -103,6 +114,10 @@ describe('derivations equal libsignal for random recovery keys and ACIs', () => 
 });
 
 describe('XEdDSA interoperates with libsignal', () => {
+  it('the Node fast path is active in this runtime (so both paths below are exercised)', () => {
+    expect(_hasNativeEd25519()).toBe(true);
+  });
+
   const message = (i: number) => randomBytes(i % 7 === 0 ? 0 : (i * 37) % 300);
 
   it('our signatures verify in libsignal PublicKey.verify (both Edwards sign-bit cases)', () => {
@@ -116,7 +131,7 @@ describe('XEdDSA interoperates with libsignal', () => {
       const sig = xeddsaSign(priv, msg);
       expect(sig).toHaveLength(64);
       expect(lsPriv.getPublicKey().verify(ab(msg), ab(sig))).toBe(true);
-      expect(xeddsaVerify(ourPub, msg, sig)).toBe(true);
+      expect(verifyBoth(ourPub, msg, sig)).toBe(true);
       signBits.add(edwardsSignBit(lsPriv.sign(ab(msg))));
     }
     // Both kinds of key occurred, so the negation branch of xeddsaSign was exercised.
@@ -129,8 +144,8 @@ describe('XEdDSA interoperates with libsignal', () => {
       const pub = lsPriv.getPublicKey().serialize();
       const msg = message(i);
       const sig = lsPriv.sign(ab(msg));
-      expect(xeddsaVerify(pub, msg, sig)).toBe(true);
-      expect(xeddsaVerify(pub.subarray(1), msg, sig)).toBe(true); // bare 32-byte u also accepted
+      expect(verifyBoth(pub, msg, sig)).toBe(true);
+      expect(verifyBoth(pub.subarray(1), msg, sig)).toBe(true); // bare 32-byte u also accepted
     }
   });
 
@@ -143,22 +158,22 @@ describe('XEdDSA interoperates with libsignal', () => {
 
       const badMsg = msg.slice();
       badMsg[i % badMsg.length] = (badMsg[i % badMsg.length] as number) ^ (1 << (i % 8));
-      expect(xeddsaVerify(pub, badMsg, sig)).toBe(false);
+      expect(verifyBoth(pub, badMsg, sig)).toBe(false);
       expect(PublicKey.deserialize(pub).verify(ab(badMsg), sig)).toBe(false);
 
       const badSig = sig.slice();
       badSig[i % 64] = (badSig[i % 64] as number) ^ (1 << (i % 8));
-      expect(xeddsaVerify(pub, msg, badSig)).toBe(false);
+      expect(verifyBoth(pub, msg, badSig)).toBe(false);
       expect(PublicKey.deserialize(pub).verify(ab(msg), badSig)).toBe(false);
 
       const otherPub = PrivateKey.generate().getPublicKey().serialize();
-      expect(xeddsaVerify(otherPub, msg, sig)).toBe(false);
+      expect(verifyBoth(otherPub, msg, sig)).toBe(false);
       expect(PublicKey.deserialize(otherPub).verify(ab(msg), sig)).toBe(false);
 
-      expect(xeddsaVerify(pub, msg, sig.subarray(0, 63))).toBe(false);
+      expect(verifyBoth(pub, msg, sig.subarray(0, 63))).toBe(false);
       const wrongType = pub.slice();
       wrongType[0] = 0x06;
-      expect(xeddsaVerify(wrongType, msg, sig)).toBe(false);
+      expect(verifyBoth(wrongType, msg, sig)).toBe(false);
     }
   });
 
@@ -168,7 +183,7 @@ describe('XEdDSA interoperates with libsignal', () => {
     const toLe = (n: bigint) =>
       Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn));
     const agree = (pub: Uint8Array, msg: Uint8Array, sig: Uint8Array) => {
-      const ours = xeddsaVerify(pub, msg, sig);
+      const ours = verifyBoth(pub, msg, sig);
       expect(ours).toBe(PublicKey.deserialize(ab(pub)).verify(ab(msg), ab(sig)));
       return ours;
     };
@@ -196,6 +211,43 @@ describe('XEdDSA interoperates with libsignal', () => {
     for (const u of [0n, 1n, p - 1n, p, p + 1n]) {
       agree(new Uint8Array([5, ...toLe(u)]), randomBytes(10), randomBytes(64));
     }
+  });
+
+  it('forgeries for small-order keys get the same verdict as libsignal (no extra leniency or strictness)', () => {
+    // With a small-order public key, sB - hA takes one of 8 values whatever h is, so
+    // "signatures" can be made without any private key. libsignal does not screen such keys;
+    // the point is that our two paths and libsignal agree, whatever the verdict.
+    const Point = ed25519.Point;
+    const p = 2n ** 255n - 19n;
+    const toLe = (n: bigint) =>
+      Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn));
+    const smallOrderU = [
+      0n,
+      1n,
+      325606250916557431795983626356110631294008115727848805560023387167927233504n,
+      39382357235489614581723060781553021112529911719440698176882885853963445705823n,
+      p - 1n,
+    ];
+    let accepted = 0;
+    for (const u of smallOrderU) {
+      for (const signBit of [0, 1]) {
+        const pub = new Uint8Array([5, ...toLe(u)]);
+        for (let attempt = 0; attempt < 16; attempt++) {
+          const msg = randomBytes(20);
+          const s = (BigInt(attempt) * 7919n + 12345n) % Point.Fn.ORDER;
+          // Guess the torsion term T = hA among the 8 small-order points; R = sB - T.
+          const torsion = Point.fromHex(ED25519_TORSION_SUBGROUP[attempt % 8] as string);
+          const R = Point.BASE.multiply(s).subtract(torsion).toBytes();
+          const sBytes = toLe(s);
+          sBytes[31] = (sBytes[31] as number) | (signBit << 7);
+          const sig = new Uint8Array([...R, ...sBytes]);
+          const ours = verifyBoth(pub, msg, sig);
+          expect(ours).toBe(PublicKey.deserialize(ab(pub)).verify(ab(msg), ab(sig)));
+          if (ours) accepted++;
+        }
+      }
+    }
+    expect(accepted).toBeGreaterThan(0); // some forgeries hit, so acceptance was compared too
   });
 
   it('signs with the derived backup-id key; the server-side libsignal check accepts it', () => {

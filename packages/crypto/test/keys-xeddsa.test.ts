@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   clampPrivateKey,
   fromHex,
+  isSmallOrderPublicKey,
   publicKeyFromPrivate,
   randomBytes,
   toHex,
@@ -101,3 +102,38 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(b, a.length);
   return out;
 }
+
+describe('isSmallOrderPublicKey', () => {
+  const p = 2n ** 255n - 19n;
+  it('flags the small-order points in every encoding, never a derived key', () => {
+    for (const u of [
+      0n,
+      1n,
+      p - 1n,
+      325606250916557431795983626356110631294008115727848805560023387167927233504n,
+      39382357235489614581723060781553021112529911719440698176882885853963445705823n,
+    ]) {
+      expect(isSmallOrderPublicKey(new Uint8Array([5, ...toLe(u)]))).toBe(true);
+      expect(isSmallOrderPublicKey(toLe(u | (1n << 255n)))).toBe(true); // top bit is ignored
+      if (u + p < 2n ** 255n) expect(isSmallOrderPublicKey(toLe(u + p))).toBe(true); // non-canonical u
+    }
+    for (let i = 0; i < 100; i++)
+      expect(isSmallOrderPublicKey(publicKeyFromPrivate(randomBytes(32)))).toBe(false);
+    expect(() => isSmallOrderPublicKey(new Uint8Array(31))).toThrow(RangeError);
+  });
+
+  it('the order-8 points really have order 8 (the constants are right)', async () => {
+    const { x25519 } = await import('@noble/curves/ed25519.js');
+    // X25519 with any clamped scalar (a multiple of 8) maps a small-order point to u = 0, which
+    // noble reports as an all-zero shared secret error.
+    for (const u of [
+      325606250916557431795983626356110631294008115727848805560023387167927233504n,
+      39382357235489614581723060781553021112529911719440698176882885853963445705823n,
+    ]) {
+      expect(() => x25519.getSharedSecret(randomBytes(32), toLe(u))).toThrow();
+    }
+    expect(() =>
+      x25519.getSharedSecret(randomBytes(32), publicKeyFromPrivate(randomBytes(32)).subarray(1)),
+    ).not.toThrow();
+  });
+});
