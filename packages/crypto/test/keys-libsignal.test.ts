@@ -8,6 +8,7 @@ import {
   AccountEntropyPool,
   BackupForwardSecrecyToken,
   BackupKey,
+  SvrKey,
 } from '@signalapp/libsignal-client/dist/AccountKeys.js';
 import { MessageBackupKey } from '@signalapp/libsignal-client/dist/MessageBackup.js';
 import { describe, expect, it } from 'vitest';
@@ -21,6 +22,7 @@ import {
   deriveMediaId,
   deriveMessageBackupKey,
   deriveSvrKey,
+  deriveSvrSubkeys,
   deriveThumbnailTransitKey,
   generateRecoveryKey,
   isValidRecoveryKey,
@@ -55,7 +57,14 @@ describe('derivations equal libsignal for random recovery keys and ACIs', () => 
       const backupKey = deriveBackupKey(aep);
       const lsBackupKey = AccountEntropyPool.deriveBackupKey(aep);
       expect(toHex(backupKey)).toBe(toHex(lsBackupKey.serialize()));
-      expect(toHex(deriveSvrKey(aep))).toBe(toHex(AccountEntropyPool.deriveSvrKey(aep)));
+      const svrKey = deriveSvrKey(aep);
+      expect(toHex(svrKey)).toBe(toHex(AccountEntropyPool.deriveSvrKey(aep)));
+      const sub = deriveSvrSubkeys(svrKey);
+      const lsSvr = new SvrKey(ab(svrKey));
+      expect(toHex(sub.registrationLock)).toBe(toHex(lsSvr.deriveRegistrationLock()));
+      expect(toHex(sub.registrationRecoveryPassword)).toBe(toHex(lsSvr.deriveRegistrationRecoveryPassword()));
+      expect(toHex(sub.storageServiceKey)).toBe(toHex(lsSvr.deriveStorageServiceKey()));
+      expect(toHex(sub.loggingKey)).toBe(toHex(lsSvr.deriveLoggingKey()));
 
       const backupId = deriveBackupId(backupKey, uuid);
       expect(toHex(backupId)).toBe(toHex(lsBackupKey.deriveBackupId(aci)));
