@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the harness reads arbitrary JSON responses
 // Test harness: a server in a temp folder with a settable clock, and a client that speaks the API
 // the way @coffer/client will (verify, register, blind credentials, signed requests).
 import { randomBytes } from 'node:crypto';
@@ -204,16 +205,16 @@ export class TestClient {
       sign: (m) => xeddsaSign(privateKey, m),
       now: this.now,
     });
-    return this.json({
-      method: method as InjectOptions['method'],
+    const req = {
+      method: method as 'GET',
       url,
       headers: {
         ...headers,
         ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
         ...o.headers,
-      },
-      ...(payload === undefined ? {} : { payload }),
-    });
+      } as Record<string, string>,
+    };
+    return this.json(payload === undefined ? req : { ...req, payload });
   }
 
   async setKey(type = 1) {

@@ -92,8 +92,8 @@ export async function listVersions(ctx: ServerContext, backup: BackupsTable) {
     .selectFrom('backup_versions')
     .select(['version_id', 'size', 'created_at'])
     .where('backup_id_hash', '=', backup.backup_id_hash)
+    .orderBy('seq', 'desc')
     .orderBy('created_at', 'desc')
-    .orderBy('version_id', 'desc')
     .execute();
   return rows.map((r) => ({
     versionId: r.version_id,
@@ -191,12 +191,18 @@ export async function commitMessagesUpload(
       .where('state', '!=', 'committed')
       .executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) return false;
+    const last = await trx
+      .selectFrom('backup_versions')
+      .select((eb) => eb.fn.max('seq').as('seq'))
+      .where('backup_id_hash', '=', backup.backup_id_hash)
+      .executeTakeFirst();
     await trx
       .insertInto('backup_versions')
       .values({
         version_id: versionId,
         backup_id_hash: backup.backup_id_hash,
         blob_key: blobKey,
+        seq: num(last?.seq) + 1,
         size,
         created_at: now,
       })

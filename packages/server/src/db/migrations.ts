@@ -6,6 +6,7 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 
 const m0001: Migration = {
+  // biome-ignore lint/suspicious/noExplicitAny: migrations run before the typed schema exists
   async up(db: Kysely<any>) {
     await db.schema
       .createTable('settings')
@@ -91,6 +92,7 @@ const m0001: Migration = {
       .addColumn('version_id', 'varchar(64)', (c) => c.primaryKey())
       .addColumn('backup_id_hash', 'varchar(32)', (c) => c.notNull())
       .addColumn('blob_key', 'varchar(512)', (c) => c.notNull())
+      .addColumn('seq', 'integer', (c) => c.notNull().defaultTo(0))
       .addColumn('size', 'bigint', (c) => c.notNull())
       .addColumn('created_at', 'bigint', (c) => c.notNull())
       .execute();
@@ -128,6 +130,7 @@ export const MIGRATIONS: Record<string, Migration> = { '0001_initial': m0001 };
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
 /** Brings the schema up to date; throws if a migration fails. */
+// biome-ignore lint/suspicious/noExplicitAny: the migrator works on any database type
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
   if (error) {

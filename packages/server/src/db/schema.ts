@@ -1,3 +1,5 @@
+import type { ColumnType } from 'kysely';
+
 /**
  * Metadata tables (Kysely types). Portable across SQLite and PostgreSQL: text, integer and bigint
  * columns only, times in ms since epoch. PostgreSQL returns bigint as a string, so code reads numbers
@@ -68,6 +70,8 @@ export interface BackupVersionsTable {
   version_id: string;
   backup_id_hash: string;
   blob_key: string;
+  /** Per-backup commit order (1, 2, ...): versions sort by it, not by clock time. */
+  seq: ColumnType<number, number | undefined, number>;
   size: number | string;
   created_at: number | string;
 }

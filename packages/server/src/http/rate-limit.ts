@@ -19,13 +19,11 @@ export function installRequestRateLimit(app: FastifyInstance, perMinute: number,
     if (++w.count > perMinute) {
       const retry = Math.max(1, Math.ceil((w.start + 60_000 - t) / 1000));
       reply.header('retry-after', String(retry));
-      return reply
-        .status(429)
-        .send(
-          errorBody('COFFER_ERR_RATE_LIMITED', 'too many requests; retry later', {
-            retryAfterSeconds: retry,
-          }),
-        );
+      return reply.status(429).send(
+        errorBody('COFFER_ERR_RATE_LIMITED', 'too many requests; retry later', {
+          retryAfterSeconds: retry,
+        }),
+      );
     }
   });
 }

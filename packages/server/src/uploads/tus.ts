@@ -104,6 +104,7 @@ export function createTus(ctx: ServerContext, opts: { faultDelayCommitMs?: numbe
     onResponseError(_req, err) {
       if (err instanceof Error) {
         ctx.log.error({ err: err.message }, 'tus upload error');
+        if (process.env.COFFER_DEBUG_TUS) console.error(err);
         return fail(500, 'COFFER_ERR_INTERNAL', 'upload failed on the server; resume later');
       }
       return undefined;
