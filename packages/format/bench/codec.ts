@@ -3,7 +3,7 @@
 // and optionally a `pbjs -t static-module` file given as PBJS_STATIC=/path/static.js).
 // Run: node --import tsx packages/format/bench/codec.ts [N]
 import { fileURLToPath } from 'node:url';
-import { BinaryReader } from '@bufbuild/protobuf/wire';
+import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import protobuf from 'protobufjs';
 import { Frame } from '../src/gen/Backup.ts';
 
@@ -110,6 +110,19 @@ time('ts-proto encode', () => {
   let s = 0;
   for (const f of decoded) s += Frame.encode(f).finish().length;
   return s;
+});
+
+time('ts-proto encode (shared writer)', () => {
+  let s = 0;
+  let w = new BinaryWriter();
+  for (let i = 0; i < decoded.length; i++) {
+    Frame.encode(decoded[i] as Frame, w.fork()).join();
+    if (i % 512 === 511) {
+      s += w.finish().length;
+      w = new BinaryWriter();
+    }
+  }
+  return s + w.finish().length;
 });
 
 const root = protobuf.loadSync(protoPath);
