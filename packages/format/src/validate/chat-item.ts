@@ -16,6 +16,7 @@ import {
   checkContactAttachment,
   checkDirectStoryReply,
   checkGiftBadge,
+  checkPayment,
   checkPoll,
   checkReactions,
   checkStandardMessage,
@@ -198,8 +199,8 @@ export function checkItem(ci: ChatItem, st: ValidationState): void {
       update = checkUpdateMessage(item.updateMessage, st);
       break;
     case 'paymentNotification':
-      // Payment details (MobileCoin amounts and identifications) are not checked yet.
       message = M_PAYMENT;
+      checkPayment(item.paymentNotification);
       break;
     case 'giftBadge':
       message = M_GIFT_BADGE;

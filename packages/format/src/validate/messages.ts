@@ -4,6 +4,7 @@ import type {
   DirectStoryReplyMessage,
   GiftBadge,
   LinkPreview,
+  PaymentNotification,
   Poll,
   Quote,
   Reaction,
@@ -410,12 +411,66 @@ export function checkGiftBadge(g: GiftBadge): void {
     }
     return;
   }
-  // The presentation is a zkgroup structure; only its presence is checked here (libsignal also
-  // deserializes it, which needs zkgroup).
-  if (g.receiptCredentialPresentation.length === 0) {
+  // The presentation is a fixed-size zkgroup structure (329 bytes, leading reserved byte 0; like
+  // libsignal, trailing bytes are tolerated).
+  // libsignal also decodes its curve points, which needs zkgroup; the shape is checked here.
+  const p = g.receiptCredentialPresentation;
+  if (p.length < 329 || p[0] !== 0) {
     fail(
       'gift-badge-invalid-presentation',
       'gift badge: receipt credential presentation failed to deserialize',
     );
+  }
+}
+
+/** A MobileCoin amount as text: digits, optionally one '.' and more digits, not both parts empty. */
+function isMobAmount(s: string): boolean {
+  const dot = s.indexOf('.');
+  const integral = dot < 0 ? s : s.slice(0, dot);
+  const fractional = dot < 0 ? '' : s.slice(dot + 1);
+  if (integral === '' && fractional === '') return false;
+  return /^[0-9]*$/.test(integral) && /^[0-9]*$/.test(fractional);
+}
+
+/** libsignal chat/payment.rs (messages relative to the chat item, prefix "payment: "). */
+export function checkPayment(p: PaymentNotification): void {
+  const x = 'payment: ';
+  if (p.amountMob !== undefined && !isMobAmount(p.amountMob))
+    fail('payment-invalid-amount', `${x}"amountMob" was not parsable`);
+  if (p.feeMob !== undefined && !isMobAmount(p.feeMob))
+    fail('payment-invalid-fee', `${x}"fee" was not parsable`);
+  const d = p.transactionDetails;
+  if (d === undefined) return;
+  const pay = d.payment;
+  if (pay === undefined) {
+    fail(
+      'payment-no-transaction-details',
+      `${x}TransactionDetails.payment is a oneof but has no value, with ${unknownText(d)}`,
+    );
+  }
+  if (pay.$case !== 'transaction') return;
+  const t = pay.transaction;
+  const id = t.mobileCoinIdentification;
+  if (id !== undefined) {
+    const hasKeyImages = id.keyImages.length > 0;
+    const hasPublicKeys = id.publicKey.length > 0;
+    if (!hasKeyImages && !hasPublicKeys) {
+      fail(
+        'payment-empty-identification',
+        `${x}transaction details: MobileCoinTxoIdentification has neither keyImages nor publicKey values`,
+      );
+    }
+    if (hasKeyImages && hasPublicKeys) {
+      fail(
+        'payment-identification-both',
+        `${x}transaction details: MobileCoinTxoIdentification has keyImages and publicKey values`,
+      );
+    }
+  }
+  try {
+    if (t.timestamp !== undefined) checkTimestamp(t.timestamp, 'Transaction.timestamp');
+    if (t.blockTimestamp !== undefined) checkTimestamp(t.blockTimestamp, 'Transaction.blockTimestamp');
+  } catch (e) {
+    throw prefixError(e, `${x}transaction details: `);
   }
 }

@@ -10,13 +10,9 @@ export const VALIDATION_PURPOSES: readonly ValidationPurpose[] = [
   'takeout-export',
 ];
 
-/** libsignal's display names (used in messages that quote the purpose). */
+/** libsignal's display name of a purpose (quoted in its messages): the same spelling as ours. */
 export function purposeLabel(p: ValidationPurpose): string {
-  return p === 'remote-backup'
-    ? 'remote_backup'
-    : p === 'device-transfer'
-      ? 'device_transfer'
-      : 'takeout_export';
+  return p;
 }
 
 export function assertPurpose(p: unknown): asserts p is ValidationPurpose {

@@ -23,10 +23,10 @@ import { isValidUsername } from './username.ts';
 
 const bytesKey = (b: Uint8Array): string => String.fromCharCode.apply(null, b as unknown as number[]);
 
-/** Service-id binary: 16 bytes = ACI, 17 bytes = kind byte (0 ACI, 1 PNI) + UUID. */
+/** Service-id binary: 16 bytes = ACI, 17 bytes = 0x01 + UUID = PNI (libsignal core). */
 export function serviceIdKind(b: Uint8Array): 'aci' | 'pni' | undefined {
   if (b.length === 16) return 'aci';
-  if (b.length === 17) return b[0] === 0 ? 'aci' : b[0] === 1 ? 'pni' : undefined;
+  if (b.length === 17) return b[0] === 1 ? 'pni' : undefined; // a 17-byte ACI (kind 0) is not the standard form
   return undefined;
 }
 
@@ -144,9 +144,10 @@ function checkContact(c: Contact): number {
   if (c.aci === undefined && c.pni === undefined && c.e164 === undefined) {
     fail('contact-no-identifiers', 'contact has neither an ACI, nor a PNI, nor an e164');
   }
-  // An identity key is a 33-byte serialized Curve25519 public key (type byte 0x05).
+  // An identity key is a serialized Curve25519 public key: type byte 0x05 + 32 bytes (libsignal
+  // still tolerates trailing bytes after the key).
   const ik = c.identityKey;
-  if (ik !== undefined && !(ik.length === 33 && ik[0] === 5)) {
+  if (ik !== undefined && !(ik.length >= 33 && ik[0] === 5)) {
     fail('contact-invalid-identity-key', 'identity key is present but invalid');
   }
   if ((c.identityState === 1 || c.identityState === 2) && ik === undefined) {
