@@ -115,6 +115,10 @@ function describeChar(ch: string): string {
  */
 export function formatRecoveryKey(key: string, separator = ' '): string {
   astring('separator', separator);
+  // The display form must parse back to the same key (spec: keys.md 2.4).
+  if (![...separator].every(isSeparator)) {
+    throw new RangeError('separator may contain only white space and dashes');
+  }
   const canonical = parseRecoveryKey(key).toUpperCase();
   const groups: string[] = [];
   for (let i = 0; i < RECOVERY_KEY_LENGTH; i += 4) groups.push(canonical.slice(i, i + 4));

@@ -112,6 +112,8 @@ describe('parseRecoveryKey and formatRecoveryKey', () => {
       '0123 4567 89AB CDEF GHIJ KLMN OPQR STUV WXYZ 0123 4567 89AB CDEF GHIJ KLMN OPQR',
     );
     expect(formatRecoveryKey(key, '  ')).toBe(formatRecoveryKey(key).replace(/ /g, '  '));
+    expect(formatRecoveryKey(key, '-')).toBe(formatRecoveryKey(key).replace(/ /g, '-'));
+    expect(() => formatRecoveryKey(key, '.')).toThrow(RangeError); // would not parse back
   });
 
   it('any valid key survives format -> parse', () => {

@@ -1,6 +1,6 @@
 // Known-answer tests: upstream libsignal unit-test values (spec 2.2) and the libsignal-computed
 // derivation sets in shared/vectors/generated/key-derivation-vectors.json.
-import { hkdfSync } from 'node:crypto';
+import { createHmac, hkdfSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { vectorPath } from '../../../test-support/vectors.ts';
@@ -274,5 +274,41 @@ describe('boundary checks', () => {
     const id = deriveMediaId(root, 'x_thumbnail');
     const t = deriveThumbnailTransitKey(root, id);
     expect(toHex(thumbnailAttachmentKeys(root, id))).toBe(toHex(t.aesKey) + toHex(t.hmacKey));
+  });
+});
+
+describe('upstream encrypted files authenticate under the derived MessageBackupKey (spec 3.1)', () => {
+  // Independent of libsignal-computed values: the HMAC stored in libsignal's own test files must
+  // match HMAC-SHA256(hmacKey, IV || ciphertext) for the key we derive, and only for that key.
+  const dir = ['libsignal', 'rust', 'message-backup', 'tests', 'res', 'test-cases', 'valid-encrypted'];
+  const aep = 'm'.repeat(64);
+  const aci = '11111111-1111-1111-1111-111111111111';
+  const token = new Uint8Array(32).fill(0xab);
+  const macOk = (file: Uint8Array, start: number, hmacKey: Uint8Array) => {
+    const body = file.subarray(start, file.length - 32);
+    const mac = createHmac('sha256', hmacKey).update(body).digest();
+    return Buffer.from(file.subarray(file.length - 32)).equals(mac);
+  };
+
+  it('legacy-account: legacy key (no token) matches, the token key does not', () => {
+    const file = new Uint8Array(readFileSync(vectorPath(...dir, 'legacy-account.binproto.encrypted')));
+    expect(macOk(file, 0, deriveMessageBackupKeyFromRecoveryKey(aep, aci).hmacKey)).toBe(true);
+    expect(macOk(file, 0, deriveMessageBackupKeyFromRecoveryKey(aep, aci, token).hmacKey)).toBe(false);
+  });
+
+  it('new-account (SBACKUP\\x01): token key matches, the legacy key does not', () => {
+    const file = new Uint8Array(readFileSync(vectorPath(...dir, 'new-account.binproto.encrypted')));
+    expect(new TextDecoder().decode(file.subarray(0, 7))).toBe('SBACKUP');
+    // varint32 metadata length after the 8-byte magic
+    let len = 0;
+    let off = 8;
+    for (let shift = 0; ; shift += 7) {
+      const b = file[off++] as number;
+      len |= (b & 0x7f) << shift;
+      if (b < 0x80) break;
+    }
+    const start = off + len;
+    expect(macOk(file, start, deriveMessageBackupKeyFromRecoveryKey(aep, aci, token).hmacKey)).toBe(true);
+    expect(macOk(file, start, deriveMessageBackupKeyFromRecoveryKey(aep, aci).hmacKey)).toBe(false);
   });
 });
