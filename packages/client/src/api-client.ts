@@ -1,0 +1,358 @@
+import { CofferError, xeddsaSign } from '@coffer/crypto';
+import {
+  type BackupInfoResponse,
+  blindCredentialRequest,
+  type CreateSessionResponse,
+  type CredentialKeyInfo,
+  type CredentialKeysResponse,
+  DAY_SECONDS,
+  dayStart,
+  finalizeCredential,
+  fromBase64Url,
+  type IssueCredentialsResponse,
+  type ListMediaResponse,
+  type MediaUsageResponse,
+  PATHS,
+  type ReadAuthResponse,
+  type RegisterResponse,
+  signRequest,
+  toBase64Url,
+  type UploadForm,
+  type VersionsResponse,
+} from '@coffer/protocol';
+
+export type FetchLike = typeof fetch;
+
+/** Which key signs an anonymous request: messages (type 1) or media (type 2), spec 6.2. */
+export interface BackupIdentity {
+  type: 1 | 2;
+  backupId: Uint8Array;
+  keyPair: { privateKey: Uint8Array; publicKey: Uint8Array };
+}
+
+const QUOTA_CODES = new Set(['COFFER_ERR_QUOTA_EXCEEDED', 'COFFER_ERR_UPLOAD_TOO_LARGE']);
+
+/** Turns an HTTP error answer into a client error with a stable code. */
+export async function httpError(res: Response, what: string): Promise<CofferError> {
+  let code = '';
+  let message = '';
+  try {
+    const body = (await res.json()) as { error?: { code?: string; message?: string } };
+    code = body.error?.code ?? '';
+    message = body.error?.message ?? '';
+  } catch {
+    // not a Coffer error body
+  }
+  const details = { status: res.status, serverCode: code || undefined, request: what };
+  if (QUOTA_CODES.has(code) || res.status === 413) {
+    return new CofferError(
+      'COFFER_ERR_QUOTA_FULL',
+      'The backup storage on the server is full. Free space (delete old media) or move to a larger plan.',
+      { details },
+    );
+  }
+  if (
+    code === 'COFFER_ERR_NOT_FOUND' ||
+    code === 'COFFER_ERR_METHOD_NOT_ALLOWED' ||
+    (res.status === 404 && !code)
+  ) {
+    return new CofferError(
+      'COFFER_ERR_SERVER_TOO_OLD',
+      'The server does not offer this part of the Coffer API; ask its operator to update it.',
+      { details },
+    );
+  }
+  if (
+    code === 'COFFER_ERR_NO_BACKUP' ||
+    code === 'COFFER_ERR_BACKUP_ID_UNKNOWN' ||
+    code === 'COFFER_ERR_VERSION_NOT_FOUND'
+  ) {
+    return new CofferError(
+      'COFFER_ERR_NO_BACKUP_FOUND',
+      'No backup was found for this account and recovery key. Check the key, or make a backup first.',
+      { details },
+    );
+  }
+  if (
+    res.status >= 500 ||
+    res.status === 429 ||
+    code === 'COFFER_ERR_RATE_LIMITED' ||
+    code === 'COFFER_ERR_NOT_READY'
+  ) {
+    return new CofferError(
+      'COFFER_ERR_NETWORK',
+      'The server is busy or unavailable; Coffer will try again.',
+      {
+        details,
+      },
+    );
+  }
+  return new CofferError('COFFER_ERR_SERVER', `The server refused ${what}: ${message || res.statusText}`, {
+    details,
+  });
+}
+
+export function networkError(cause: unknown, what: string): CofferError {
+  return new CofferError(
+    'COFFER_ERR_NETWORK',
+    'The server could not be reached. Check the connection; Coffer will try again.',
+    { cause, details: { request: what } },
+  );
+}
+
+/**
+ * The Coffer HTTP API as the client uses it (docs/spec/api.md): identity verification, device
+ * registration, blind credentials, and signed anonymous archive requests. Browser-safe (fetch).
+ */
+export class ApiClient {
+  readonly baseUrl: string;
+  readonly #fetch: FetchLike;
+  readonly #now: () => number;
+  /** Anonymous credentials by `${type}/${level}/${day}` (in memory only). */
+  readonly #creds = new Map<string, Uint8Array>();
+
+  constructor(baseUrl: string, opts: { fetch?: FetchLike; now?: () => number } = {}) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.#fetch = opts.fetch ?? ((...a) => fetch(...a));
+    this.#now = opts.now ?? Date.now;
+  }
+
+  async request(
+    method: string,
+    path: string,
+    opts: { body?: string; headers?: Record<string, string>; what: string; okStatus?: number[] },
+  ): Promise<Response> {
+    let res: Response;
+    try {
+      res = await this.#fetch(this.baseUrl + path, {
+        method,
+        headers: {
+          ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...opts.headers,
+        },
+        ...(opts.body === undefined ? {} : { body: opts.body }),
+      });
+    } catch (err) {
+      throw networkError(err, opts.what);
+    }
+    if (!res.ok) throw await httpError(res, opts.what);
+    return res;
+  }
+
+  async json<T>(
+    method: string,
+    path: string,
+    opts: { body?: unknown; headers?: Record<string, string>; what: string },
+  ): Promise<T> {
+    const res = await this.request(method, path, {
+      ...opts,
+      body: opts.body === undefined ? undefined! : JSON.stringify(opts.body),
+    } as { body?: string; headers?: Record<string, string>; what: string });
+    if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
+  }
+
+  // --- identity and registration -------------------------------------------------------------
+
+  createSession(identifier: string): Promise<CreateSessionResponse> {
+    return this.json('POST', PATHS.verificationSessions, {
+      body: { identifier },
+      what: 'the verification request',
+    });
+  }
+
+  async submitCode(sessionId: string, code: string): Promise<void> {
+    await this.json('PUT', PATHS.verificationCode.replace(':sessionId', encodeURIComponent(sessionId)), {
+      body: { code },
+      what: 'the verification code',
+    });
+  }
+
+  /** Development servers only: the codes "sent" to an identifier. */
+  async devOutbox(identifier: string): Promise<string | undefined> {
+    const r = await this.json<{ messages: { code: string }[] }>(
+      'GET',
+      `${PATHS.devOutbox}?identifier=${encodeURIComponent(identifier)}`,
+      { what: 'the development outbox' },
+    );
+    return r.messages.at(-1)?.code;
+  }
+
+  register(sessionId: string): Promise<RegisterResponse> {
+    return this.json('POST', PATHS.accounts, { body: { sessionId }, what: 'the registration' });
+  }
+
+  // --- anonymous credentials (spec 6.1) ------------------------------------------------------
+
+  /** Fetches a week of credentials for both identities (one request, blind RSA). */
+  async fetchCredentials(deviceToken: string, level: number, ids: BackupIdentity[]): Promise<void> {
+    const today = dayStart(this.#now());
+    const days = Array.from({ length: 7 }, (_, i) => today + i * DAY_SECONDS);
+    const k = await this.json<CredentialKeysResponse>(
+      'GET',
+      `${PATHS.credentialKeys}?start=${days[0]}&end=${days.at(-1)}`,
+      { what: 'the credential keys' },
+    );
+    const states = [];
+    const requests = [];
+    for (const t of days) {
+      for (const id of ids) {
+        const key = k.keys.find((x) => x.redemptionTime === t && x.level === level && x.type === id.type) as
+          | CredentialKeyInfo
+          | undefined;
+        if (!key) continue;
+        const { blindedMessage, state } = await blindCredentialRequest(key, id.backupId);
+        states.push(state);
+        requests.push({ redemptionTime: t, type: id.type, blindedMessage: toBase64Url(blindedMessage) });
+      }
+    }
+    const r = await this.json<IssueCredentialsResponse>('POST', PATHS.credentials, {
+      body: { level, requests },
+      headers: { authorization: `Bearer ${deviceToken}` },
+      what: 'the credential request',
+    });
+    for (let i = 0; i < r.credentials.length; i++) {
+      const c = r.credentials[i]!;
+      const cred = await finalizeCredential(states[i]!, fromBase64Url(c.blindSignature));
+      this.#creds.set(`${c.type}/${c.level}/${c.redemptionTime}`, cred);
+    }
+  }
+
+  hasCredential(type: number, level: number): boolean {
+    return this.#creds.has(`${type}/${level}/${dayStart(this.#now())}`);
+  }
+
+  clearCredentials(): void {
+    this.#creds.clear();
+  }
+
+  /** A signed anonymous request (spec 6.1): today's credential + XEdDSA over the canonical request. */
+  async signed<T>(
+    id: BackupIdentity,
+    level: number,
+    method: string,
+    path: string,
+    what: string,
+    body?: unknown,
+  ): Promise<T> {
+    const credential = this.#creds.get(`${id.type}/${level}/${dayStart(this.#now())}`);
+    if (!credential) {
+      throw new CofferError('COFFER_ERR_NOT_REGISTERED', 'No backup credential for today; sign in again.');
+    }
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers = await signRequest({
+      method,
+      pathAndQuery: path,
+      ...(payload === undefined ? {} : { body: payload }),
+      credential,
+      sign: (m) => xeddsaSign(id.keyPair.privateKey, m),
+      now: this.#now,
+    });
+    const res = await this.request(method, path, {
+      ...(payload === undefined ? {} : { body: payload }),
+      headers,
+      what,
+    });
+    if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
+  }
+
+  // --- archive endpoints (spec 6.3) ----------------------------------------------------------
+
+  setPublicKey(id: BackupIdentity, level: number): Promise<void> {
+    return this.signed(id, level, 'PUT', PATHS.archiveKeys, 'registering the backup key', {
+      backupIdPublicKey: toBase64Url(id.keyPair.publicKey),
+    });
+  }
+
+  info(id: BackupIdentity, level: number): Promise<BackupInfoResponse> {
+    return this.signed(id, level, 'GET', PATHS.archive, 'the backup information');
+  }
+
+  refresh(id: BackupIdentity, level: number): Promise<void> {
+    return this.signed(id, level, 'POST', PATHS.archive, 'the backup refresh');
+  }
+
+  deleteAll(id: BackupIdentity, level: number): Promise<void> {
+    return this.signed(id, level, 'DELETE', PATHS.archive, 'deleting the backup');
+  }
+
+  uploadForm(id: BackupIdentity, level: number, length: number): Promise<UploadForm> {
+    return this.signed(
+      id,
+      level,
+      'GET',
+      `${PATHS.archiveUploadForm}?uploadLength=${length}`,
+      'the upload form',
+    );
+  }
+
+  versions(id: BackupIdentity, level: number): Promise<VersionsResponse> {
+    return this.signed(id, level, 'GET', PATHS.archiveVersions, 'the backup versions');
+  }
+
+  readAuth(id: BackupIdentity, level: number): Promise<ReadAuthResponse> {
+    return this.signed(id, level, 'GET', PATHS.archiveReadAuth, 'the download authorisation');
+  }
+
+  mediaUploadForm(id: BackupIdentity, level: number, length: number): Promise<UploadForm> {
+    return this.signed(
+      id,
+      level,
+      'GET',
+      `${PATHS.mediaUploadForm}?uploadLength=${length}`,
+      'the media upload form',
+    );
+  }
+
+  storeMedia(
+    id: BackupIdentity,
+    level: number,
+    body: { sourceUploadId: string; objectLength: number; mediaId: string },
+  ): Promise<{ mediaId: string; objectLength: number }> {
+    return this.signed(id, level, 'PUT', PATHS.media, 'storing media', body);
+  }
+
+  /** Every stored media object (follows the cursor). */
+  async listMedia(id: BackupIdentity, level: number): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    let cursor: string | undefined;
+    do {
+      const q = `?limit=10000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const r: ListMediaResponse = await this.signed(id, level, 'GET', PATHS.media + q, 'the media list');
+      for (const m of r.storedMediaObjects) out.set(m.mediaId, m.objectLength);
+      cursor = r.cursor;
+    } while (cursor);
+    return out;
+  }
+
+  async deleteMedia(id: BackupIdentity, level: number, mediaIds: string[]): Promise<void> {
+    for (let i = 0; i < mediaIds.length; i += 1000) {
+      await this.signed(id, level, 'POST', PATHS.mediaDelete, 'deleting media', {
+        mediaToDelete: mediaIds.slice(i, i + 1000).map((mediaId) => ({ mediaId })),
+      });
+    }
+  }
+
+  mediaUsage(id: BackupIdentity, level: number): Promise<MediaUsageResponse> {
+    return this.signed(id, level, 'GET', PATHS.mediaUsage, 'the media usage');
+  }
+
+  /** GET with a read token; `range` asks for bytes [start, end) (HTTP Range, inclusive end). */
+  async download(
+    url: string,
+    headers: Record<string, string>,
+    range?: { start: number; end?: number },
+  ): Promise<Response> {
+    const h = { ...headers };
+    if (range) h.range = `bytes=${range.start}-${range.end === undefined ? '' : range.end - 1}`;
+    let res: Response;
+    try {
+      res = await this.#fetch(url, { headers: h });
+    } catch (err) {
+      throw networkError(err, 'the download');
+    }
+    if (!res.ok) throw await httpError(res, 'the download');
+    return res;
+  }
+}
