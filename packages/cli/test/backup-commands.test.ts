@@ -113,6 +113,9 @@ describe('coffer validate', () => {
       ),
     ).toBe(1);
     expect(JSON.parse(out)).toMatchObject({ ok: false, error: { code: 'COFFER_ERR_BACKUP_KEY_MISMATCH' } });
+    // a legacy sealed file (no magic) given without a key: decoding fails, with a hint
+    expect(await coffer('validate', legacy)).toBe(1);
+    expect(err).toMatch(/INVALID: .*hint: if this is an encrypted backup, pass --key/s);
     // an unencrypted file given without a key that is really garbage
     const dir = await mkdtemp(join(tmpdir(), 'coffer-cli-'));
     try {

@@ -80,6 +80,15 @@ export function formatReport(
       lines.push(`  frames with unknown fields  ${s.framesWithUnknownFields}`);
   } else {
     lines.push(...formatError(file, r.error));
+    // A legacy sealed file has no magic (spec 3.1) and reads as garbage right at the start.
+    const d = describeError(r.error);
+    if (
+      input.kind === 'binproto' &&
+      d.code.startsWith('COFFER_ERR_FRAME') &&
+      (d.details.frameIndex ?? 0) === 0
+    ) {
+      lines.push('  hint: if this is an encrypted backup, pass --key RECOVERY_KEY and --aci UUID');
+    }
   }
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return `${lines.join('\n')}\n`;
