@@ -23,6 +23,13 @@ export interface S3ConnectionOptions {
  * The same client is handed to @tus/s3-store, so tus uploads get the same settings.
  */
 export function createS3Client(opts: S3ConnectionOptions): S3Client {
+  const client = new S3Client(s3ClientConfig(opts));
+  addDeleteObjectsContentMd5(client);
+  return client;
+}
+
+/** The S3ClientConfig behind createS3Client (for @tus/s3-store, which builds its own client). */
+export function s3ClientConfig(opts: S3ConnectionOptions): S3ClientConfig {
   const config: S3ClientConfig = {
     region: opts.region ?? 'us-east-1',
     forcePathStyle: opts.forcePathStyle ?? true,
@@ -33,13 +40,11 @@ export function createS3Client(opts: S3ConnectionOptions): S3Client {
   };
   if (opts.endpoint) config.endpoint = opts.endpoint;
   if (opts.credentials) config.credentials = opts.credentials;
-  const client = new S3Client(config);
-  addDeleteObjectsContentMd5(client);
-  return client;
+  return config;
 }
 
 /** Build-step middleware: Content-MD5 of the DeleteObjects XML body (required by Swift's s3api). */
-function addDeleteObjectsContentMd5(client: S3Client): void {
+export function addDeleteObjectsContentMd5(client: Pick<S3Client, 'middlewareStack'>): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const request = args.request as { headers?: Record<string, string>; body?: unknown };

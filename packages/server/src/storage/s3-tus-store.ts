@@ -1,0 +1,122 @@
+/**
+ * tus uploads kept in the S3 bucket (scale-out): @tus/s3-store, adapted for S3-compatible servers
+ * and for several server processes.
+ *
+ * - The same client settings as the blob store (s3-client.ts): checksums WHEN_REQUIRED (else Swift
+ *   answers 500 to tus PATCH) and Content-MD5 on DeleteObjects (used by `remove`).
+ * - Uploads live under `<prefix>tus/` of the bucket, beside the blobs: @tus/s3-store has no prefix
+ *   option, so the public methods map the tus id to a prefixed key.
+ * - No metadata cache: the default in-memory cache is per process, and another process may have
+ *   completed or removed the upload since. One small GET of `<id>.info` per request instead.
+ * - No object tags and no expiration (Swift has no tagging): orphaned uploads are collected by the
+ *   server's own job through `remove`.
+ * Every part, the `.info` object and the pending partial part are in the bucket, so an upload
+ * resumes on any process; the PostgreSQL locker (tus/postgres-locker.ts) keeps writers exclusive.
+ */
+import type { Readable } from 'node:stream';
+import { S3Store } from '@tus/s3-store';
+import { ERRORS, type KvStore, type Upload } from '@tus/server';
+import type { S3BlobStoreOptions } from './s3-blob-store.ts';
+import { addDeleteObjectsContentMd5, s3ClientConfig } from './s3-client.ts';
+
+type Metadata = ConstructorParameters<typeof S3Store>[0]['cache'] extends KvStore<infer T> | undefined
+  ? T
+  : never;
+
+/** A KvStore that remembers nothing (see above). */
+class NoCache implements KvStore<Metadata> {
+  async get(): Promise<Metadata | undefined> {
+    return undefined;
+  }
+  async set(): Promise<void> {}
+  async delete(): Promise<void> {}
+  async list(): Promise<string[]> {
+    return [];
+  }
+}
+
+export interface S3TusStoreOptions {
+  /** Connection settings, as parsed from the blob store's `s3://` URL. */
+  s3: S3BlobStoreOptions;
+  /** Part size for S3 multipart (default and minimum 5 MiB, S3's limit). */
+  partSize?: number;
+}
+
+export class S3TusStore extends S3Store {
+  readonly keyPrefix: string;
+
+  constructor(opts: S3TusStoreOptions) {
+    const { s3 } = opts;
+    super({
+      partSize: opts.partSize ?? 5 * 1024 * 1024,
+      useTags: false,
+      expirationPeriodInMilliseconds: 0,
+      cache: new NoCache(),
+      s3ClientConfig: { bucket: s3.bucket, ...s3ClientConfig(s3) },
+    });
+    addDeleteObjectsContentMd5(this.client);
+    let prefix = s3.prefix ?? '';
+    if (prefix !== '' && !prefix.endsWith('/')) prefix += '/';
+    this.keyPrefix = `${prefix}tus/`;
+  }
+
+  #key(id: string): string {
+    return this.keyPrefix + id;
+  }
+
+  override async create(upload: Upload): Promise<Upload> {
+    const id = upload.id;
+    upload.id = this.#key(id);
+    try {
+      return await super.create(upload);
+    } finally {
+      upload.id = id;
+    }
+  }
+
+  override read(id: string): Promise<Readable> {
+    return super.read(this.#key(id));
+  }
+
+  override write(src: Readable, id: string, offset: number): Promise<number> {
+    return super.write(src, this.#key(id), offset);
+  }
+
+  override async getUpload(id: string): Promise<Upload> {
+    const u = await super.getUpload(this.#key(id));
+    u.id = id;
+    return u;
+  }
+
+  override declareUploadLength(id: string, length: number): Promise<void> {
+    return super.declareUploadLength(this.#key(id), length);
+  }
+
+  /**
+   * @tus/s3-store's remove aborts the multipart upload first and gives up on NoSuchUpload - which
+   * is what S3 answers for a COMPLETED upload, so finished uploads were never deleted. Here: if the
+   * upload's `.info` still exists, its objects are deleted one by one (idempotent).
+   */
+  override async remove(id: string): Promise<void> {
+    const key = this.#key(id);
+    try {
+      await super.remove(key);
+      return;
+    } catch (err) {
+      if (err !== ERRORS.FILE_NOT_FOUND) throw err;
+    }
+    try {
+      await this.client.headObject({ Bucket: this.bucket, Key: `${key}.info` });
+    } catch {
+      throw ERRORS.FILE_NOT_FOUND;
+    }
+    for (const k of [key, `${key}.part`, `${key}.info`]) {
+      await this.client.deleteObject({ Bucket: this.bucket, Key: k });
+    }
+  }
+
+  /** Destroys the store's S3 client (its sockets). */
+  close(): void {
+    this.client.destroy();
+  }
+}
