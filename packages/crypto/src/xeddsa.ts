@@ -17,7 +17,8 @@ const L = Point.Fn.ORDER; // the prime order q of the base point
 const P = Point.Fp.ORDER; // the field prime 2^255 - 19
 const Fp = Point.Fp;
 // hash_1 of the XEdDSA spec: SHA-512 prefixed with the 32-byte little-endian encoding of 2^256 - 2,
-// i.e. 0xFE followed by 31 bytes 0xFF (an invalid point encoding, so it never collides with hash_0).
+// i.e. 0xFE followed by 31 bytes 0xFF. No point R encodes to it, so the nonce hash can never equal
+// the challenge hash SHA-512(R || A || M) on the same input.
 const HASH1_PREFIX = Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 0xfe : 0xff));
 
 const modL = (n: bigint) => ((n % L) + L) % L;
@@ -53,8 +54,9 @@ export function xeddsaSign(privateKey: Uint8Array, message: Uint8Array, rng: Rng
 
 /**
  * Checks an XEdDSA signature against a libsignal public key (33 bytes: 0x05 || u) or a bare
- * 32-byte X25519 u-coordinate. Returns false (never throws) for any signature that does not
- * verify, including a wrong-length signature or an unknown key-type byte.
+ * 32-byte X25519 u-coordinate. Returns false for any signature that does not verify, including a
+ * wrong-length signature or an unknown key-type byte; throws only for misuse (a TypeError for
+ * non-Uint8Array arguments, a RangeError for a public key that is not 32 or 33 bytes).
  *
  * Compatibility (spec 2.1 notes): libsignal's signer does not negate the key to force the sign
  * bit to 0 as the XEdDSA spec does; it stores the Edwards sign bit of its public key in the top
