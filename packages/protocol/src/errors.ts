@@ -5,7 +5,6 @@
 export const ERROR_CODES: Record<string, string> = {
   COFFER_ERR_BAD_REQUEST: 'the request does not match the schema of the endpoint (field, type or size)',
   COFFER_ERR_NOT_FOUND: 'no such endpoint or resource',
-  COFFER_ERR_METHOD_NOT_ALLOWED: 'the endpoint exists but not with this HTTP method',
   COFFER_ERR_BODY_TOO_LARGE: 'the request body is larger than the endpoint accepts',
   COFFER_ERR_RATE_LIMITED: 'too many requests; retry after the number of seconds in Retry-After',
   COFFER_ERR_INTERNAL: 'unexpected server error; it was logged, retry later',
@@ -51,13 +50,14 @@ export const ERROR_CODES: Record<string, string> = {
   COFFER_ERR_RANGE_NOT_SATISFIABLE: 'the requested byte range is outside the object',
   COFFER_ERR_BLOB_NOT_FOUND: 'the stored object does not exist',
   COFFER_ERR_INVALID_KEY: 'a storage key or id contains characters or segments that are not allowed',
+  COFFER_ERR_BLOB_STORE_UNAVAILABLE:
+    'the storage behind the server failed or could not be reached; retry later',
 };
 
 /** The HTTP status that goes with each API error code. */
 export const ERROR_STATUS: Record<string, number> = {
   COFFER_ERR_BAD_REQUEST: 400,
   COFFER_ERR_NOT_FOUND: 404,
-  COFFER_ERR_METHOD_NOT_ALLOWED: 405,
   COFFER_ERR_BODY_TOO_LARGE: 413,
   COFFER_ERR_RATE_LIMITED: 429,
   COFFER_ERR_INTERNAL: 500,
@@ -100,4 +100,5 @@ export const ERROR_STATUS: Record<string, number> = {
   COFFER_ERR_RANGE_NOT_SATISFIABLE: 416,
   COFFER_ERR_BLOB_NOT_FOUND: 404,
   COFFER_ERR_INVALID_KEY: 400,
+  COFFER_ERR_BLOB_STORE_UNAVAILABLE: 503,
 };

@@ -74,7 +74,8 @@ import { type CodeSender, createSender, DevSender } from './identity/senders.ts'
 import { createSession, normalizeIdentifier, submitCode } from './identity/verification.ts';
 import { runRetention } from './jobs/retention.ts';
 import { type DataDirLock, lockDataDir } from './lock-file.ts';
-import { openBlobStore } from './storage/blob-store.ts';
+import type { openBlobStore } from './storage/blob-store.ts';
+import { createBlobStore } from './storage/blob-store-factory.ts';
 import { createTus } from './uploads/tus.ts';
 import { randomId } from './util/crypto.ts';
 import { bearer, signToken, verifyToken } from './util/tokens.ts';
@@ -133,7 +134,8 @@ export async function createCofferServer(
   let db: Db | undefined;
   try {
     db = await createDb(config.databaseUrl, { baseDir: config.dataDir });
-    const blobs = await openBlobStore(config.blobUrl, { baseDir: config.dataDir });
+    // Retries transient store failures (S3 network errors, 5xx); see storage/blob-store-retry.ts.
+    const blobs = await createBlobStore(config.blobUrl, { baseDir: config.dataDir });
     const secret = await loadSecret(db, config.serverSecret);
     return await build(config, opts, now, db, blobs, secret, lock);
   } catch (err) {
@@ -178,7 +180,13 @@ async function build(
   const scheme = new BlindRsaScheme(db.db, config.credentials.keyBits);
   const sender = opts.sender ?? createSender(config.verification.sender);
   const metrics = createMetrics();
-  const { tus, source, recover, store } = createTus(
+  const {
+    tus,
+    source,
+    recover,
+    store,
+    close: closeTus,
+  } = createTus(
     ctx,
     opts.faultDelayCommitMs === undefined ? {} : { faultDelayCommitMs: opts.faultDelayCommitMs },
   );
@@ -190,6 +198,7 @@ async function build(
       components: {
         securitySchemes: {
           device: { type: 'http', scheme: 'bearer', description: 'device token from POST /v1/accounts' },
+          read: { type: 'http', scheme: 'bearer', description: 'read token from GET /v1/archives/auth/read' },
           anonymous: {
             type: 'apiKey',
             in: 'header',
@@ -678,21 +687,27 @@ async function build(
   await recover();
 
   let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  let pregen: Promise<void> = Promise.resolve();
   const retention = () => runRetention(ctx, source);
   if (opts.jobs !== false) {
     timer = setInterval(() => {
       retention().catch((err: unknown) => app.log.error({ err: String(err) }, 'retention job failed'));
     }, config.retention.intervalMs);
     timer.unref();
-    // Pre-create today's and the coming week's credential keys in the background (rotation).
-    const today = dayStart(now());
-    const days = Array.from({ length: 8 }, (_, i) => today + i * DAY_SECONDS);
-    scheme
-      .publicKeys(days, [config.defaultLevel], [CREDENTIAL_TYPE.MESSAGES, CREDENTIAL_TYPE.MEDIA])
-      .catch((err: unknown) => app.log.warn({ err: String(err) }, 'credential key pre-generation failed'));
+    // Pre-create today's and the coming week's credential keys in the background (rotation), one at
+    // a time so startup stays responsive; close() waits for the key in progress.
+    pregen = (async () => {
+      const today = dayStart(now());
+      for (let i = 0; i < 8; i++) {
+        for (const type of [CREDENTIAL_TYPE.MESSAGES, CREDENTIAL_TYPE.MEDIA]) {
+          if (closed) return;
+          await scheme.publicKeys([today + i * DAY_SECONDS], [config.defaultLevel], [type]);
+        }
+      }
+    })().catch((err: unknown) => app.log.warn({ err: String(err) }, 'credential key pre-generation failed'));
   }
 
-  let closed = false;
   return {
     app,
     ctx,
@@ -708,6 +723,8 @@ async function build(
       ready = false;
       if (timer) clearInterval(timer);
       await app.close();
+      await pregen;
+      await closeTus();
       await blobs.close();
       await db.close();
       void store;

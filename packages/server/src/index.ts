@@ -1,5 +1,5 @@
 export { type CofferServer, type CofferServerOptions, createCofferServer } from './app.ts';
-export { defaultConfig, loadConfig, redactedConfig, type ServerConfig } from './config.ts';
+export { type DeepPartial, defaultConfig, loadConfig, redactedConfig, type ServerConfig } from './config.ts';
 export { createDb, type Db } from './db/create-db.ts';
 export { MIGRATIONS, migrateToLatest } from './db/migrations.ts';
 export { type Database, num } from './db/schema.ts';

@@ -40,7 +40,8 @@ export function lockDataDir(dataDir: string): DataDirLock {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number(fs.readFileSync(file, 'utf8'));
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      // Our own pid counts too: a second server in this process must not share the folder either.
+      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
         throw new CofferError(
           'COFFER_ERR_DATA_DIR_LOCKED',
           'another coffer server is using this data folder; stop it or use --data',

@@ -17,6 +17,7 @@ import {
   toBase64Url,
 } from '@coffer/protocol';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { testStorageFor } from '../../../test-support/services.ts';
 import { type CofferServer, type CofferServerOptions, createCofferServer } from '../src/app.ts';
 import { type DeepPartial, loadConfig, type ServerConfig } from '../src/config.ts';
 import { DevSender } from '../src/identity/senders.ts';
@@ -36,6 +37,8 @@ export async function startTestServer(
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-server-'));
   const clock = { t: Date.now() };
   const sender = new DevSender(false);
+  // COFFER_TEST_STORAGE=pg-s3 runs the same tests on PostgreSQL + S3 (one schema and prefix per folder).
+  const storage = await testStorageFor(dir);
   const config = loadConfig({
     env: {},
     overrides: {
@@ -43,6 +46,7 @@ export async function startTestServer(
       port: 0,
       credentials: { keyBits: 1024, maxRequestsPerDay: 20 },
       verification: { devOutbox: true },
+      ...storage.overrides,
       ...overrides,
     },
   });
@@ -60,7 +64,10 @@ export async function startTestServer(
     sender,
     async close() {
       await server.close();
-      if (!opts.dir) fs.rmSync(dir, { recursive: true, force: true });
+      if (!opts.dir) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        await storage.cleanup();
+      }
     },
   };
 }
