@@ -50,4 +50,15 @@ export const ERROR_CODES: Record<string, string> = {
     'The HMAC over the file does not match: wrong recovery key or forward-secrecy token, or a damaged file.',
   COFFER_ERR_BACKUP_CORRUPT:
     'The backup file is damaged (details.part: header, padding, gzip or mac): bad header, PKCS#7 padding, gzip data or trailing bytes.',
+  // Media (crypto-seal, spec 5)
+  COFFER_ERR_MEDIA_TRUNCATED:
+    'An attachment or media-tier file is incomplete (under 64 bytes or not whole cipher blocks).',
+  COFFER_ERR_MEDIA_MAC:
+    'The HMAC of an attachment (details.layer: attachment) or of its media-tier wrapper (media tier) does not match.',
+  COFFER_ERR_MEDIA_DIGEST: 'The SHA-256 of the attachment blob differs from the recorded digest.',
+  COFFER_ERR_MEDIA_PLAINTEXT_HASH:
+    'The SHA-256 of the decrypted attachment differs from the recorded plaintextHash.',
+  COFFER_ERR_MEDIA_INCREMENTAL_MAC: 'The incremental MAC of the attachment differs from the recorded one.',
+  COFFER_ERR_MEDIA_CORRUPT:
+    'An attachment decrypted but is damaged: invalid PKCS#7 padding, non-zero padding, or shorter than its recorded size.',
 };

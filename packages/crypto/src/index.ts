@@ -52,6 +52,18 @@ export { isSmallOrderPublicKey, xeddsaSign, xeddsaVerify } from './xeddsa.ts';
 // crypto-seal: sealed backup stream (spec 3), platform seam, media (spec 5)
 export { type BackupSource, bytesSource, fileSource } from './backup-source.ts';
 export { closeGzipWorkers } from './gzip-workers.ts';
+export {
+  type AttachmentSealResult,
+  attachmentBlobSize,
+  type OpenAttachmentOptions,
+  openAttachment,
+  type SealAttachmentOptions,
+  type SealedAttachment,
+  sealAttachment,
+  sealAttachmentToBytes,
+} from './media-attachment.ts';
+export { incrementalMacChunkSize } from './media-incremental-mac.ts';
+export { type MediaTierOptions, mediaTierSize, openMediaTier, sealMediaTier } from './media-tier.ts';
 export { logPaddedSize } from './padding.ts';
 export {
   type BackupLayout,
@@ -71,5 +83,5 @@ export {
   readSealedHeader,
   type SealKeyInput,
 } from './sealed-reader.ts';
-export { type SealBackupOptions, sealBackup, sealBackupToBytes } from './sealed-writer.ts';
+export { type SealBackupOptions, type SealStats, sealBackup, sealBackupToBytes } from './sealed-writer.ts';
 // end crypto-seal

@@ -40,7 +40,10 @@ export interface Platform {
   aesCbcEncrypt(key: Uint8Array, iv: Uint8Array): CbcStream;
   aesCbcDecrypt(key: Uint8Array, iv: Uint8Array): CbcStream;
   /** One standard gzip member of `input` (any chunking). */
-  gzip(input: AsyncIterable<Uint8Array>, opts: { level: number }): AsyncIterable<Uint8Array>;
+  gzip(
+    input: AsyncIterable<Uint8Array>,
+    opts: { level: number; workers?: number },
+  ): AsyncIterable<Uint8Array>;
   rawInflater(): RawInflater;
   crc32(data: Uint8Array, previous: number): number;
 }

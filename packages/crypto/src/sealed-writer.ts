@@ -18,6 +18,20 @@ export interface SealBackupOptions {
   rng?: Rng;
   /** Force a platform implementation (tests compare them); default: the fastest for this runtime. */
   platform?: 'node' | 'web';
+  /** Node: number of gzip worker threads (default: available cores; 0 = compress on this thread). */
+  workers?: number;
+  /** Called once at the end with sizes (benchmarks and progress reports; no secrets). */
+  onStats?: (stats: SealStats) => void;
+}
+
+export interface SealStats {
+  plaintextBytes: number;
+  /** Size of the gzip member before padding. */
+  compressedBytes: number;
+  /** Size after zero padding (spec 3.3), before PKCS#7. */
+  paddedBytes: number;
+  /** Total bytes of the sealed file, header included. */
+  sealedBytes: number;
 }
 
 const ZEROS = new Uint8Array(64 * 1024);
@@ -47,19 +61,34 @@ export async function* sealBackup(
     return ct;
   };
   let compressed = 0;
-  for await (const gz of platform.gzip(toAsync(plaintext), { level })) {
+  let plainBytes = 0;
+  const counted = async function* () {
+    for await (const c of toAsync(plaintext)) {
+      plainBytes += c.length;
+      yield c;
+    }
+  };
+  const gzipOpts = opts.workers === undefined ? { level } : { level, workers: opts.workers };
+  for await (const gz of platform.gzip(counted(), gzipOpts)) {
     compressed += gz.length;
     const ct = await cipher.update(gz);
     if (ct.length > 0) yield emit(ct);
   }
   // spec 3.3 step 3: zero padding inside the encryption hides the exact compressed size.
-  for (let pad = logPaddedSize(compressed) - compressed; pad > 0; pad -= ZEROS.length) {
+  const padded = logPaddedSize(compressed);
+  for (let pad = padded - compressed; pad > 0; pad -= ZEROS.length) {
     const ct = await cipher.update(ZEROS.subarray(0, Math.min(pad, ZEROS.length)));
     if (ct.length > 0) yield emit(ct);
   }
   const last = await cipher.final();
   if (last.length > 0) yield emit(last);
   yield mac.digest();
+  opts.onStats?.({
+    plaintextBytes: plainBytes,
+    compressedBytes: compressed,
+    paddedBytes: padded,
+    sealedBytes: (opts.header?.length ?? 0) + 16 + (padded - (padded % 16) + 16) + 32,
+  });
 }
 
 /** Convenience: seals into one byte array (small backups and tests). */
