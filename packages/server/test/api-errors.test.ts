@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: tests read arbitrary JSON responses
 // Every endpoint and every error code, in-process (fastify.inject). Each code is triggered by a real
 // request (or the real operator call) and recorded; the last test checks nothing was left out.
 import { randomBytes } from 'node:crypto';
@@ -158,15 +159,13 @@ describe('API endpoints and error codes (in-process)', () => {
     // in parallel batches: the attempt counter is taken before comparing, so concurrency gains nothing
     for (let i = 0; i < guesses.length; i += 100) {
       const rs = await Promise.all(
-        guesses
-          .slice(i, i + 100)
-          .map((g) =>
-            c.json({
-              method: 'PUT',
-              url: `/v1/verification/sessions/${s.body.sessionId}/code`,
-              payload: { code: g },
-            }),
-          ),
+        guesses.slice(i, i + 100).map((g) =>
+          c.json({
+            method: 'PUT',
+            url: `/v1/verification/sessions/${s.body.sessionId}/code`,
+            payload: { code: g },
+          }),
+        ),
       );
       for (const r of rs) statuses.set(r.body.error.code, (statuses.get(r.body.error.code) ?? 0) + 1);
     }
