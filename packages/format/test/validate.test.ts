@@ -120,6 +120,35 @@ describe('validator API', () => {
     expect(s.warnings[0]).toMatch(/^frame 0 \(account\): .*unknown field 99 \(wire type 0\)$/);
   });
 
+  it('finds unknown fields deep inside chat items (the hand-written hot path) and elsewhere', () => {
+    const { info, frames } = parseJsonProto(
+      readFileSync(`${casesDir}/valid/incoming-message-with-edits.jsonproto`, 'utf8'),
+    );
+    const idx = frames.findIndex((f) => f.item?.$case === 'chatItem');
+    const it = frames[idx]?.item;
+    if (it?.$case !== 'chatItem' || it.chatItem.item?.$case !== 'standardMessage')
+      throw new Error('fixture changed');
+    const text = it.chatItem.item.standardMessage.text;
+    if (text === undefined) throw new Error('fixture changed');
+    text._unknownFields = { [(77 << 3) | 2]: [new Uint8Array([0xea, 0x04, 0x01, 0x41])] };
+    const rev = it.chatItem.revisions[0];
+    if (rev === undefined) throw new Error('fixture changed');
+    rev._unknownFields = { [(66 << 3) | 0]: [new Uint8Array([0x90, 0x04, 0x01])] };
+    const s = run(info, frames);
+    expect(s.framesWithUnknownFields).toBe(1);
+    expect(s.warnings.join('\n')).toContain('unknown field 77 (wire type 2)');
+    expect(s.warnings.join('\n')).toContain('unknown field 66 (wire type 0)');
+  });
+
+  it('cannot be reused after it has reported an error', () => {
+    const { info, frames } = base();
+    const v = new BackupValidator({ purpose: 'remote-backup' });
+    v.addInfo(info);
+    expect(() => v.addFrame({ item: undefined }, { index: 0 })).toThrow(/not valid/);
+    expect(() => v.addFrame(frames[0] as Frame, { index: 1 })).toThrow(TypeError);
+    expect(() => v.finish()).toThrow(TypeError);
+  });
+
   it('rejects an empty frame (no item) like libsignal', () => {
     const { info, frames } = base();
     frames.push({ item: undefined });
@@ -204,7 +233,7 @@ describe('validator API', () => {
     expect(v('device-transfer').chatItems).toBeGreaterThan(0);
   });
 
-  it('refuses misuse: frames before BackupInfo, reuse after a failure, an unknown purpose', () => {
+  it('refuses misuse: frames before BackupInfo, an unknown purpose', () => {
     const v = new BackupValidator({ purpose: 'remote-backup' });
     expect(() => v.addFrame({ item: undefined })).toThrow(TypeError);
     // @ts-expect-error: not a purpose

@@ -16,7 +16,7 @@ import { checkRecipient, DuplicateTracker } from './recipient.ts';
 import { chatIdText, fail, RuleError, recipientIdText } from './rule-error.ts';
 import { ValidationState } from './state.ts';
 import { checkTimestamp } from './timestamp.ts';
-import { hasUnknownFields } from './unknown-fields.ts';
+import { frameHasUnknownFields, hasUnknownFields } from './unknown-fields.ts';
 
 /** The one error code the validator throws; `details.rule` says which rule failed. */
 export const BACKUP_INVALID = 'COFFER_ERR_BACKUP_INVALID';
@@ -202,7 +202,7 @@ export class BackupValidator {
         frame,
       );
     }
-    if (hasUnknownFields(frame)) this.#warnUnknown(frame, item.$case, index);
+    if (frameHasUnknownFields(frame)) this.#warnUnknown(frame, item.$case, index);
   }
 
   #recipient(r: import('../gen/Backup.ts').Recipient): void {

@@ -106,15 +106,17 @@ export function checkItem(ci: ChatItem, st: ValidationState): void {
     const out = dd.outgoing;
     let allSent = true;
     for (const s of out.sendStatus) {
-      const rid = recipientIdText(s.recipientId);
       const info = st.recipient(s.recipientId);
       if (info === undefined)
-        fail('send-status-unknown-recipient', `outgoing message send status has unknown recipient ${rid}`);
+        fail(
+          'send-status-unknown-recipient',
+          `outgoing message send status has unknown recipient ${recipientIdText(s.recipientId)}`,
+        );
       const k = kindOf(info);
       if (k !== KIND_CONTACT && k !== KIND_SELF) {
         fail(
           'send-status-invalid-recipient',
-          `outgoing message send status recipient ${rid} is a ${kindName(info)}, not a contact or self`,
+          `outgoing message send status recipient ${recipientIdText(s.recipientId)} is a ${kindName(info)}, not a contact or self`,
         );
       }
       const ds = s.deliveryStatus;
@@ -123,7 +125,10 @@ export function checkItem(ci: ChatItem, st: ValidationState): void {
       try {
         checkTimestamp(s.timestamp, 'SendStatus.timestamp');
       } catch (e) {
-        throw prefixError(e, `outgoing message send status for recipient ${rid}: `);
+        throw prefixError(
+          e,
+          `outgoing message send status for recipient ${recipientIdText(s.recipientId)}: `,
+        );
       }
     }
     checkTimestamp(out.dateReceived, 'OutgoingMessageDetails.dateReceived');
@@ -134,21 +139,27 @@ export function checkItem(ci: ChatItem, st: ValidationState): void {
 
   // 2. author, and which authors fit which direction
   const author = st.recipient(ci.authorId);
-  const aid = recipientIdText(ci.authorId);
-  if (author === undefined) fail('chat-item-author-not-found', `no record for chat item author ${aid}`);
+  if (author === undefined)
+    fail('chat-item-author-not-found', `no record for chat item author ${recipientIdText(ci.authorId)}`);
   const ak = kindOf(author);
   if (ak !== KIND_CONTACT && ak !== KIND_SELF && ak !== KIND_RELEASE_NOTES) {
-    fail('chat-item-invalid-author', `chat item author ${aid} is a ${kindName(author)}`);
+    fail(
+      'chat-item-invalid-author',
+      `chat item author ${recipientIdText(ci.authorId)} is a ${kindName(author)}`,
+    );
   }
   if (ak === KIND_SELF && direction === 0)
     fail('incoming-message-from-self', 'incoming message authored by self');
   if (ak !== KIND_SELF && direction === 1) {
-    fail('outgoing-message-from-other', `outgoing message authored by ${kindName(author)} ${aid}`);
+    fail(
+      'outgoing-message-from-other',
+      `outgoing message authored by ${kindName(author)} ${recipientIdText(ci.authorId)}`,
+    );
   }
   if (ak === KIND_CONTACT && direction === 0 && (author & (FLAG_ACI | FLAG_E164)) === 0) {
     fail(
       'incoming-message-without-aci-or-e164',
-      `incoming message authored by contact ${aid} with no ACI or e164`,
+      `incoming message authored by contact ${recipientIdText(ci.authorId)} with no ACI or e164`,
     );
   }
 
@@ -269,7 +280,7 @@ export function checkItem(ci: ChatItem, st: ValidationState): void {
       if (rev.authorId !== ci.authorId) {
         fail(
           'revision-mismatched-author',
-          `revisions of message from author ${aid} contained message from author ${recipientIdText(rev.authorId)}`,
+          `revisions of message from author ${recipientIdText(ci.authorId)} contained message from author ${recipientIdText(rev.authorId)}`,
         );
       }
       checkItem(rev, st);
