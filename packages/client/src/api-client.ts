@@ -1,4 +1,4 @@
-import { CofferError, xeddsaSign } from '@coffer/crypto';
+import { CofferError, toHex, xeddsaSign } from '@coffer/crypto';
 import {
   type BackupInfoResponse,
   blindCredentialRequest,
@@ -36,14 +36,18 @@ const QUOTA_CODES = new Set(['COFFER_ERR_QUOTA_EXCEEDED', 'COFFER_ERR_UPLOAD_TOO
 export async function httpError(res: Response, what: string): Promise<CofferError> {
   let code = '';
   let message = '';
+  let retryAfterSeconds: number | undefined;
   try {
-    const body = (await res.json()) as { error?: { code?: string; message?: string } };
+    const body = (await res.json()) as {
+      error?: { code?: string; message?: string; retryAfterSeconds?: number };
+    };
     code = body.error?.code ?? '';
     message = body.error?.message ?? '';
+    retryAfterSeconds = body.error?.retryAfterSeconds;
   } catch {
     // not a Coffer error body
   }
-  const details = { status: res.status, serverCode: code || undefined, request: what };
+  const details = { status: res.status, serverCode: code || undefined, request: what, retryAfterSeconds };
   if (QUOTA_CODES.has(code) || res.status === 413) {
     return new CofferError(
       'COFFER_ERR_QUOTA_FULL',
@@ -108,7 +112,7 @@ export class ApiClient {
   readonly baseUrl: string;
   readonly #fetch: FetchLike;
   readonly #now: () => number;
-  /** Anonymous credentials by `${type}/${level}/${day}` (in memory only). */
+  /** Anonymous credentials by `${backupId}/${type}/${level}/${day}` (in memory only). */
   readonly #creds = new Map<string, Uint8Array>();
 
   constructor(baseUrl: string, opts: { fetch?: FetchLike; now?: () => number } = {}) {
@@ -120,7 +124,7 @@ export class ApiClient {
   async request(
     method: string,
     path: string,
-    opts: { body?: string; headers?: Record<string, string>; what: string; okStatus?: number[] },
+    opts: { body?: string; headers?: Record<string, string>; what: string },
   ): Promise<Response> {
     let res: Response;
     try {
@@ -139,15 +143,33 @@ export class ApiClient {
     return res;
   }
 
+  /**
+   * Runs `attempt` again after a rate-limit answer (429), waiting as the server asks (at most
+   * 30 s, 4 times). Each attempt builds its request anew, so signed requests get a fresh signature.
+   */
+  async #withRateLimitRetry<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        const d = (err as CofferError).details as { status?: number; retryAfterSeconds?: number } | undefined;
+        if (d?.status !== 429 || i >= 4) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(30, d.retryAfterSeconds ?? 1) * 1000));
+      }
+    }
+  }
+
   async json<T>(
     method: string,
     path: string,
     opts: { body?: unknown; headers?: Record<string, string>; what: string },
   ): Promise<T> {
-    const res = await this.request(method, path, {
-      ...opts,
-      body: opts.body === undefined ? undefined! : JSON.stringify(opts.body),
-    } as { body?: string; headers?: Record<string, string>; what: string });
+    const res = await this.#withRateLimitRetry(() =>
+      this.request(method, path, {
+        ...opts,
+        body: opts.body === undefined ? undefined! : JSON.stringify(opts.body),
+      } as { body?: string; headers?: Record<string, string>; what: string }),
+    );
     if (res.status === 204) return undefined as T;
     return (await res.json()) as T;
   }
@@ -214,12 +236,12 @@ export class ApiClient {
     for (let i = 0; i < r.credentials.length; i++) {
       const c = r.credentials[i]!;
       const cred = await finalizeCredential(states[i]!, fromBase64Url(c.blindSignature));
-      this.#creds.set(`${c.type}/${c.level}/${c.redemptionTime}`, cred);
+      this.#creds.set(`${toHex(states[i]!.backupId)}/${c.type}/${c.level}/${c.redemptionTime}`, cred);
     }
   }
 
-  hasCredential(type: number, level: number): boolean {
-    return this.#creds.has(`${type}/${level}/${dayStart(this.#now())}`);
+  hasCredential(id: BackupIdentity, level: number): boolean {
+    return this.#creds.has(`${toHex(id.backupId)}/${id.type}/${level}/${dayStart(this.#now())}`);
   }
 
   clearCredentials(): void {
@@ -235,23 +257,25 @@ export class ApiClient {
     what: string,
     body?: unknown,
   ): Promise<T> {
-    const credential = this.#creds.get(`${id.type}/${level}/${dayStart(this.#now())}`);
+    const credential = this.#creds.get(`${toHex(id.backupId)}/${id.type}/${level}/${dayStart(this.#now())}`);
     if (!credential) {
       throw new CofferError('COFFER_ERR_NOT_REGISTERED', 'No backup credential for today; sign in again.');
     }
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers = await signRequest({
-      method,
-      pathAndQuery: path,
-      ...(payload === undefined ? {} : { body: payload }),
-      credential,
-      sign: (m) => xeddsaSign(id.keyPair.privateKey, m),
-      now: this.#now,
-    });
-    const res = await this.request(method, path, {
-      ...(payload === undefined ? {} : { body: payload }),
-      headers,
-      what,
+    const res = await this.#withRateLimitRetry(async () => {
+      const headers = await signRequest({
+        method,
+        pathAndQuery: path,
+        ...(payload === undefined ? {} : { body: payload }),
+        credential,
+        sign: (m) => xeddsaSign(id.keyPair.privateKey, m),
+        now: this.#now,
+      });
+      return this.request(method, path, {
+        ...(payload === undefined ? {} : { body: payload }),
+        headers,
+        what,
+      });
     });
     if (res.status === 204) return undefined as T;
     return (await res.json()) as T;

@@ -351,7 +351,7 @@ export class CofferClient {
 
   async #ensureCredentials(account: StoredAccount, ids: BackupIdentity[]): Promise<ApiClient> {
     const api = this.#apiFor(account.serverUrl);
-    if (!ids.every((id) => api.hasCredential(id.type, account.level))) {
+    if (!ids.every((id) => api.hasCredential(id, account.level))) {
       await api.fetchCredentials(account.deviceToken, account.level, ids);
     }
     return api;
@@ -596,7 +596,18 @@ export class CofferClient {
     const bk = deriveBackupKeys(recoveryKey, account.aci);
     const id: BackupIdentity = { type: 1, backupId: bk.backupId, keyPair: bk.backupIdKeyPair };
     const api = await this.#ensureCredentials(account, [id]);
-    const info = await api.info(id, account.level);
+    const info = await api.info(id, account.level).catch((err: unknown) => {
+      // The backup id comes from the key: an id the server never saw means a wrong key (or no backup ever).
+      const serverCode = (err as CofferError).details?.serverCode;
+      if (hasErrorCode(err, 'COFFER_ERR_NO_BACKUP_FOUND') && serverCode === 'COFFER_ERR_BACKUP_ID_UNKNOWN') {
+        throw new CofferError(
+          'COFFER_ERR_WRONG_RECOVERY_KEY',
+          'This recovery key does not match any backup of this account. Check the key and try again; nothing was changed.',
+          { cause: err },
+        );
+      }
+      throw err;
+    });
     if (!info.current) {
       throw new CofferError(
         'COFFER_ERR_NO_BACKUP_FOUND',
