@@ -339,3 +339,62 @@ export async function freePortInRange(first = 26100, last = 26399): Promise<numb
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
 }
+
+// ---------------------------------------------------------------- server storage under test
+
+/** Which storage the server tests run on: COFFER_TEST_STORAGE=pg-s3, or the embedded default. */
+export function testStorageKind(): 'embedded' | 'pg-s3' {
+  const v = process.env.COFFER_TEST_STORAGE ?? 'embedded';
+  if (v !== 'embedded' && v !== 'pg-s3')
+    throw new Error(`COFFER_TEST_STORAGE must be embedded or pg-s3, not ${v}`);
+  return v;
+}
+
+/**
+ * Config overrides that put a test server on PostgreSQL + S3 (a fresh schema and key prefix) when
+ * COFFER_TEST_STORAGE=pg-s3; nothing (SQLite + files in the data folder) otherwise.
+ */
+export interface TestStorage {
+  kind: 'embedded' | 'pg-s3';
+  overrides: { databaseUrl?: string; blobUrl?: string };
+  cleanup(): Promise<void>;
+}
+
+const storageByKey = new Map<string, Promise<TestStorage>>();
+
+/**
+ * The same storage for the same key (e.g. a test server's data folder), so a server restarted on
+ * one folder finds its database and blobs again. `cleanup()` drops it and forgets the key.
+ */
+export function testStorageFor(key: string, label = 'srv'): Promise<TestStorage> {
+  let p = storageByKey.get(key);
+  if (!p) {
+    p = testStorage(label).then((s) => ({
+      ...s,
+      cleanup: async () => {
+        storageByKey.delete(key);
+        await s.cleanup();
+      },
+    }));
+    storageByKey.set(key, p);
+    p.catch(() => storageByKey.delete(key));
+  }
+  return p;
+}
+
+export async function testStorage(label = 'srv'): Promise<TestStorage> {
+  if (testStorageKind() === 'embedded') return { kind: 'embedded', overrides: {}, cleanup: async () => {} };
+  const schema = await createPgSchema(label);
+  const prefix = await createS3Prefix(label).catch(async (err: unknown) => {
+    await schema.drop();
+    throw err;
+  });
+  return {
+    kind: 'pg-s3',
+    overrides: { databaseUrl: schema.url, blobUrl: prefix.url },
+    cleanup: async () => {
+      await schema.drop();
+      await prefix.cleanup();
+    },
+  };
+}

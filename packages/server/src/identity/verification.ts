@@ -106,8 +106,9 @@ export async function submitCode(ctx: ServerContext, sessionId: string, code: st
     .where('session_id', '=', sessionId)
     .where('state', '=', 'pending')
     .where('attempts', '<', max)
+    .returning('attempts')
     .executeTakeFirst();
-  if (Number(took.numUpdatedRows) !== 1) {
+  if (!took) {
     await lock(ctx, sessionId);
     throw new CofferError('COFFER_ERR_SESSION_LOCKED', 'too many wrong codes; start a new session later');
   }
@@ -120,8 +121,9 @@ export async function submitCode(ctx: ServerContext, sessionId: string, code: st
       .execute();
     return;
   }
-  const after = await loadSession(ctx, sessionId);
-  const remaining = max - after.attempts;
+  // Count from the attempt this request took, not a re-read: with concurrent guesses (several
+  // processes, or PostgreSQL's parallel transactions) a re-read sees the others' attempts too.
+  const remaining = max - took.attempts;
   if (remaining <= 0) {
     await lock(ctx, sessionId);
     throw new CofferError('COFFER_ERR_SESSION_LOCKED', 'too many wrong codes; start a new session later');

@@ -6,11 +6,11 @@
  * uploads wait for PUT /v1/archives/media. The tus file store keeps offsets on disk, so an upload
  * resumes after a dropped connection or a server restart.
  */
-import { FileStore } from '@tus/file-store';
 import { Server as TusServer } from '@tus/server';
 import { commitMessagesUpload, type UploadSource } from '../archives/service.ts';
 import type { ServerContext } from '../context.ts';
 import { num } from '../db/schema.ts';
+import { createTusStorage, type ReadableDataStore } from '../tus/tus-storage.ts';
 import { bearer, verifyToken } from '../util/tokens.ts';
 
 interface UploadToken {
@@ -26,9 +26,12 @@ const fail = (status: number, code: string, message: string) => ({
   body: JSON.stringify({ error: { code, message } }),
 });
 
-export function createUploadSource(store: FileStore): UploadSource {
+export function createUploadSource(store: ReadableDataStore): UploadSource {
   return {
-    read: (id) => store.read(id),
+    // The file store returns a stream, the S3 store a promise of one.
+    read: async function* (id) {
+      yield* await store.read(id);
+    },
     remove: (id) => store.remove(id),
     async status(id) {
       try {
@@ -42,7 +45,9 @@ export function createUploadSource(store: FileStore): UploadSource {
 }
 
 export function createTus(ctx: ServerContext, opts: { faultDelayCommitMs?: number } = {}) {
-  const store = new FileStore({ directory: ctx.config.tusDir });
+  // Files under tusDir (embedded) or the S3 bucket, with a PostgreSQL locker when several processes run.
+  const storage = createTusStorage(ctx.config);
+  const store = storage.datastore;
   const source = createUploadSource(store);
   const tokenOf = (req: { headers: { get(n: string): string | null } }): UploadToken => {
     const t = bearer(req.headers.get('authorization'));
@@ -56,6 +61,7 @@ export function createTus(ctx: ServerContext, opts: { faultDelayCommitMs?: numbe
   const tus = new TusServer({
     path: '/v1/uploads',
     datastore: store,
+    ...(storage.locker ? { locker: storage.locker } : {}),
     relativeLocation: true,
     maxSize: (req) => tokenOf(req).m,
     namingFunction: (req) => tokenOf(req).u,
@@ -123,12 +129,18 @@ export function createTus(ctx: ServerContext, opts: { faultDelayCommitMs?: numbe
     for (const r of rows) {
       const st = await source.status(r.upload_id);
       if (st && st.size !== undefined && st.offset === st.size && st.size === num(r.size)) {
-        await commitMessagesUpload(ctx, source, r.upload_id, st.size);
-        n++;
+        // With several processes another one may be committing (and then removing) this upload
+        // right now: the commit is idempotent, and a lost race must not stop this process starting.
+        try {
+          await commitMessagesUpload(ctx, source, r.upload_id, st.size);
+          n++;
+        } catch (err) {
+          ctx.log.warn({ err: (err as Error).message }, 'recovering a finished upload failed; retried at next start');
+        }
       }
     }
     return n;
   }
 
-  return { tus, store, source, recover, tokenOf };
+  return { tus, store, source, recover, tokenOf, close: storage.close };
 }

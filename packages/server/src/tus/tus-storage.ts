@@ -1,0 +1,57 @@
+/**
+ * Where tus uploads live, chosen from the same URLs as the rest of the server:
+ * - blobs in files (`file:`): @tus/file-store under `tusDir` (embedded, one process);
+ * - blobs in S3 (`s3://`): S3TusStore in the same bucket, under `<prefix>tus/`, so an upload can
+ *   resume on any process;
+ * - metadata in PostgreSQL: the PostgresLocker, so two processes never write one upload at once.
+ *   (SQLite means one process, and @tus/server's default in-memory locker is exact there.)
+ */
+import { FileStore } from '@tus/file-store';
+import type { DataStore, Locker } from '@tus/server';
+import { parseS3BlobStoreUrl } from '../storage/blob-store-factory.ts';
+import { S3TusStore } from '../storage/s3-tus-store.ts';
+import { PostgresLocker } from './postgres-locker.ts';
+
+/** A tus DataStore that can also stream a finished upload back (file and S3 stores both can). */
+export type ReadableDataStore = DataStore & {
+  read(id: string): AsyncIterable<Uint8Array> | Promise<AsyncIterable<Uint8Array>>;
+};
+
+export interface TusStorage {
+  kind: 'file' | 's3';
+  datastore: ReadableDataStore;
+  /** Undefined: @tus/server's in-process MemoryLocker. */
+  locker: Locker | undefined;
+  /** Closes the locker's database session and the S3 client. */
+  close(): Promise<void>;
+}
+
+export function createTusStorage(config: {
+  blobUrl: string;
+  databaseUrl: string;
+  tusDir: string;
+}): TusStorage {
+  const locker = /^postgres(ql)?:/.test(config.databaseUrl)
+    ? new PostgresLocker(config.databaseUrl)
+    : undefined;
+  if (config.blobUrl.startsWith('s3:')) {
+    const store = new S3TusStore({ s3: parseS3BlobStoreUrl(config.blobUrl) });
+    return {
+      kind: 's3',
+      datastore: store,
+      locker,
+      async close() {
+        await locker?.close();
+        store.close();
+      },
+    };
+  }
+  return {
+    kind: 'file',
+    datastore: new FileStore({ directory: config.tusDir }),
+    locker,
+    async close() {
+      await locker?.close();
+    },
+  };
+}
