@@ -177,6 +177,7 @@ async function build(
     forceCloseConnections: false,
   });
   const ctx: ServerContext = { config, db: db.db, blobs, secret, now, log: app.log };
+  if (opts.faultDelayCommitMs) ctx.faultDelayCommitMs = opts.faultDelayCommitMs;
   const scheme = new BlindRsaScheme(db.db, config.credentials.keyBits);
   const sender = opts.sender ?? createSender(config.verification.sender);
   const metrics = createMetrics();

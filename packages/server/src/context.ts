@@ -10,6 +10,8 @@ export interface ServerContext {
   blobs: BlobStore;
   secret: string;
   now: () => number;
+  /** Test-only fault injection (crash tests): pause after the blob is stored, before the commit transaction. */
+  faultDelayCommitMs?: number;
   log: {
     info(obj: object, msg?: string): void;
     warn(obj: object, msg?: string): void;

@@ -40,7 +40,12 @@ export interface TusForm {
 export function tusUpload(
   form: TusForm,
   data: Buffer,
-  o: { chunkSize?: number; stopAfter?: number; uploadUrl?: string } = {},
+  o: {
+    chunkSize?: number;
+    stopAfter?: number;
+    uploadUrl?: string;
+    onChunk?: (accepted: number) => void;
+  } = {},
 ): Promise<{ url: string | null; stopped: boolean }> {
   return new Promise((resolve, reject) => {
     const upload: tus.Upload = new tus.Upload(data, {
@@ -51,6 +56,7 @@ export function tusUpload(
       storeFingerprintForResuming: false,
       ...(o.uploadUrl ? { uploadUrl: o.uploadUrl } : {}),
       onChunkComplete(_chunk, accepted) {
+        o.onChunk?.(accepted);
         if (o.stopAfter !== undefined && accepted >= o.stopAfter && accepted < data.length) {
           void upload.abort().then(() => resolve({ url: upload.url, stopped: true }));
         }

@@ -182,6 +182,7 @@ export async function commitMessagesUpload(
   const versionId = randomId(12);
   const blobKey = backupBlobKey(backup.backup_dir, versionId);
   await ctx.blobs.put(blobKey, source.read(uploadId), { length: size });
+  if (ctx.faultDelayCommitMs) await new Promise((r) => setTimeout(r, ctx.faultDelayCommitMs));
   const now = ctx.now();
   const committed = await ctx.db.transaction().execute(async (trx) => {
     const r = await trx
