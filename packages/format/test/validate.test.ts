@@ -240,6 +240,13 @@ describe('validator API', () => {
     expect(() => new BackupValidator({ purpose: 'cloud' })).toThrow(TypeError);
   });
 
+  it('returns framing errors of the reader as results (a truncated file), not exceptions', async () => {
+    const bytes = readFileSync(`${smbtDir}/${smbtFiles[0]}`);
+    const r = await validateBackup(bytes.subarray(0, bytes.length - 3), { purpose: 'remote-backup' });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.code).toBe('COFFER_ERR_FRAME_TRUNCATED');
+  });
+
   it('reads through the frame reader: a file read in small chunks validates the same', async () => {
     const bytes = readFileSync(`${smbtDir}/${smbtFiles[0]}`);
     const chunks = function* () {

@@ -1,6 +1,6 @@
-import { hasErrorCode } from '@coffer/crypto';
+import { ERROR_CODES } from '../errors.ts';
 import { type ByteSource, type ReadOptions, readBackupBatches } from '../frame-reader.ts';
-import { BACKUP_INVALID, BackupValidator, type ValidationSummary } from './backup-validator.ts';
+import { BackupValidator, type ValidationSummary } from './backup-validator.ts';
 import type { ValidationPurpose } from './purpose.ts';
 
 export interface ValidateOptions extends ReadOptions {
@@ -20,7 +20,7 @@ export type ValidationResult =
 /**
  * Reads a plaintext (unencrypted, un-gzipped) varint-delimited backup and validates it
  * (spec 3.4, 3.5). Rule failures and framing/decoding failures come back as `ok: false` with the
- * CofferError (COFFER_ERR_BACKUP_INVALID, or the frame reader's COFFER_ERR_FRAME_* codes); any
+ * CofferError (COFFER_ERR_BACKUP_INVALID, or one of the frame reader's codes); any
  * other exception (for example an I/O error of the source) is thrown.
  */
 export async function validateBackup(source: ByteSource, opts: ValidateOptions): Promise<ValidationResult> {
@@ -39,13 +39,9 @@ export async function validateBackup(source: ByteSource, opts: ValidateOptions):
     const summary = v.finish();
     return { ok: true, summary, warnings: summary.warnings };
   } catch (e) {
+    // this package's own codes (rules, framing, decoding) are results; anything else propagates
     const code = (e as { code?: unknown } | null)?.code;
-    if (
-      e instanceof Error &&
-      (hasErrorCode(e, BACKUP_INVALID) ||
-        (typeof code === 'string' &&
-          (code.startsWith('COFFER_ERR_FRAME') || code === 'COFFER_ERR_BACKUP_NO_INFO')))
-    ) {
+    if (e instanceof Error && typeof code === 'string' && Object.hasOwn(ERROR_CODES, code)) {
       return { ok: false, error: e, warnings: [...v.warnings] };
     }
     throw e;
