@@ -13,6 +13,8 @@ interface ServeOptions {
   host?: string;
   config?: string;
   publicUrl?: string;
+  db?: string;
+  blobs?: string;
   devOutbox?: boolean;
   web?: string | false;
 }
@@ -31,6 +33,9 @@ export function register(program: Command): void {
     .option('--host <host>', 'interface to listen on (env COFFER_HOST; default 127.0.0.1)')
     .option('--config <file>', 'JSON config file (see docs/operating.md; env COFFER_CONFIG)')
     .option('--public-url <url>', 'URL clients use to reach this server (env COFFER_PUBLIC_URL)')
+    // Scale-out (docs/operating.md): keep secrets out of argv - pass passwords and S3 keys by env.
+    .option('--db <url>', 'metadata database: sqlite:FILE or postgres://... (env COFFER_DATABASE_URL)')
+    .option('--blobs <url>', 'blob store: file:DIR or s3://BUCKET?endpoint=... (env COFFER_BLOB_URL)')
     .option(
       '--dev-outbox',
       'enable the development outbox endpoint for verification codes (never in production)',
@@ -43,6 +48,8 @@ export function register(program: Command): void {
       if (o.port !== undefined) overrides.port = Number(o.port);
       if (o.host) overrides.host = o.host;
       if (o.publicUrl) overrides.publicUrl = o.publicUrl;
+      if (o.db) overrides.databaseUrl = o.db;
+      if (o.blobs) overrides.blobUrl = o.blobs;
       if (o.devOutbox) overrides.verification = { devOutbox: true };
       const webDir = o.web === false ? undefined : (o.web ?? defaultWebDir());
       if (webDir) overrides.webDir = webDir;
