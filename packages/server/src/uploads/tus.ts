@@ -96,7 +96,6 @@ export function createTus(ctx: ServerContext, opts: { faultDelayCommitMs?: numbe
       if (!row) throw fail(410, 'COFFER_ERR_SOURCE_GONE', 'the upload record is gone');
       const size = upload.size ?? upload.offset;
       if (row.kind === 'messages') {
-        if (opts.faultDelayCommitMs) await new Promise((r) => setTimeout(r, opts.faultDelayCommitMs));
         await commitMessagesUpload(ctx, source, upload.id, size);
       } else {
         await ctx.db
@@ -135,7 +134,10 @@ export function createTus(ctx: ServerContext, opts: { faultDelayCommitMs?: numbe
           await commitMessagesUpload(ctx, source, r.upload_id, st.size);
           n++;
         } catch (err) {
-          ctx.log.warn({ err: (err as Error).message }, 'recovering a finished upload failed; retried at next start');
+          ctx.log.warn(
+            { err: (err as Error).message },
+            'recovering a finished upload failed; retried at next start',
+          );
         }
       }
     }
