@@ -1,4 +1,5 @@
 import { abytes } from './_assert.ts';
+import { importNodeOnly } from './platform.ts';
 
 /**
  * A re-readable sealed file (see CONTRACTS.md). Readers make two passes: first the MAC over the
@@ -27,7 +28,7 @@ export function bytesSource(bytes: Uint8Array, chunkSize = 1 << 20): BackupSourc
  * this package never load it). Each `read` opens its own stream, so passes do not interfere.
  */
 export async function fileSource(path: string, chunkSize = 1 << 20): Promise<BackupSource> {
-  const fs = await import('node:fs');
+  const fs = await importNodeOnly<typeof import('node:fs')>('node:fs');
   const { size } = await fs.promises.stat(path);
   return {
     size,

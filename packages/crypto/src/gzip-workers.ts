@@ -1,4 +1,4 @@
-import { isNodeRuntime } from './platform.ts';
+import { importNodeOnly, isNodeRuntime } from './platform.ts';
 
 /**
  * Stops the worker threads the Node path uses for parallel gzip (they are unref'd, so a process
@@ -6,6 +6,6 @@ import { isNodeRuntime } from './platform.ts';
  */
 export async function closeGzipWorkers(): Promise<void> {
   if (!isNodeRuntime()) return;
-  const m = await import('./gzip-parallel.ts');
+  const m = await importNodeOnly<{ closeGzipWorkers(): Promise<void> }>('./gzip-parallel.ts');
   await m.closeGzipWorkers();
 }

@@ -83,5 +83,11 @@ export {
   readSealedHeader,
   type SealKeyInput,
 } from './sealed-reader.ts';
-export { type SealBackupOptions, type SealStats, sealBackup, sealBackupToBytes } from './sealed-writer.ts';
+export {
+  DEFAULT_SEAL_LEVEL,
+  type SealBackupOptions,
+  type SealStats,
+  sealBackup,
+  sealBackupToBytes,
+} from './sealed-writer.ts';
 // end crypto-seal

@@ -70,6 +70,18 @@ export function isNodeRuntime(): boolean {
 export function getPlatform(name?: 'node' | 'web'): Promise<Platform> {
   const want = name ?? (isNodeRuntime() ? 'node' : 'web');
   if (want === 'web') return import('./platform-web.ts').then((m) => m.webPlatform);
-  if (cached === undefined) cached = import('./platform-node.ts').then((m) => m.nodePlatform);
+  if (cached === undefined) {
+    cached = importNodeOnly<{ nodePlatform: Platform }>('./platform-node.ts').then((m) => m.nodePlatform);
+  }
   return cached;
+}
+
+/**
+ * Imports a Node-only module (relative to this file, or `node:*`) through a specifier bundlers
+ * cannot see, so browser bundles (esbuild, Vite) neither follow nor fail on it. Only ever called
+ * when `isNodeRuntime()`.
+ */
+export function importNodeOnly<T>(specifier: string): Promise<T> {
+  const url = specifier.startsWith('node:') ? specifier : new URL(specifier, import.meta.url).href;
+  return import(/* @vite-ignore */ url) as Promise<T>;
 }

@@ -13,7 +13,12 @@ import { assertSealKey, type SealKey } from './sealed-keys.ts';
 export interface SealBackupOptions {
   /** The modern header `SBACKUP\x01 || varint(L) || MetadataPb` (see `encodeSealedHeader`); omit for legacy. */
   header?: Uint8Array;
-  /** gzip level 1..9 (default 6, as `gzip -6`). */
+  /**
+   * gzip level 1..9. Default 4: on chat histories it is within about 1-2% of `gzip -6` in size for
+   * about 2.5x less CPU (a daily backup on a phone or laptop), and any level reads the same
+   * (spec 3.3: the level does not matter for compatibility). Browsers' CompressionStream has no
+   * level setting and uses zlib's default (6).
+   */
   level?: number;
   rng?: Rng;
   /** Force a platform implementation (tests compare them); default: the fastest for this runtime. */
@@ -36,6 +41,9 @@ export interface SealStats {
 
 const ZEROS = new Uint8Array(64 * 1024);
 
+/** Default gzip level of sealBackup (see SealBackupOptions.level). */
+export const DEFAULT_SEAL_LEVEL = 4;
+
 /** Seals a messages backup. Yields the file bytes in order; the MAC comes last. */
 export async function* sealBackup(
   plaintext: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
@@ -43,7 +51,7 @@ export async function* sealBackup(
   opts: SealBackupOptions = {},
 ): AsyncGenerator<Uint8Array> {
   assertSealKey('key', key);
-  const level = opts.level ?? 6;
+  const level = opts.level ?? DEFAULT_SEAL_LEVEL;
   if (!Number.isInteger(level) || level < 1 || level > 9)
     throw new RangeError(`level must be 1..9, got ${level}`);
   if (opts.header !== undefined) checkHeader(opts.header);

@@ -97,7 +97,7 @@ describe('upstream encrypted vectors (spec 9)', () => {
 
   it('Coffer re-seals the upstream plaintext to the same layout and size as upstream (same IV, level 6)', async () => {
     const plain = upstreamExpectedPlaintext('legacy-account');
-    const sealed = await sealBackupToBytes([plain], legacyKey, { rng: fixedRng(0x49) });
+    const sealed = await sealBackupToBytes([plain], legacyKey, { rng: fixedRng(0x49), level: 6 });
     const upstream = upstreamEncrypted('legacy-account');
     // Same IV (0x49 x 16) and the same padded size: gzip output differs only in header bytes.
     expect(Buffer.from(sealed.subarray(0, 16)).equals(Buffer.from(upstream.subarray(0, 16)))).toBe(true);
