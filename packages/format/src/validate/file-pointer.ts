@@ -1,5 +1,5 @@
 import type { FilePointer, FilePointer_LocatorInfo, MessageAttachment } from '../gen/Backup.ts';
-import { fail, within } from './rule-error.ts';
+import { fail, prefixError, within } from './rule-error.ts';
 import type { ValidationState } from './state.ts';
 import { checkTimestamp } from './timestamp.ts';
 
@@ -110,5 +110,9 @@ export function checkAttachment(a: MessageAttachment, _st?: ValidationState): vo
   }
   const fp = a.pointer;
   if (fp === undefined) fail('attachment-no-file-pointer', 'missing file pointer');
-  within('file pointer: ', () => checkFilePointer(fp));
+  try {
+    checkFilePointer(fp);
+  } catch (e) {
+    throw prefixError(e, 'file pointer: ');
+  }
 }
