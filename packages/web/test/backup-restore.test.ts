@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle, openProfile, type Profile, screenshotter } from './browser.ts';
 import { type RunningServer, startServer } from './server.ts';
@@ -42,6 +42,14 @@ async function verifyIdentity(page: Page, step: string): Promise<void> {
   await shot(page, step);
   await page.getByRole('button', { name: 'Use this code' }).click();
   await page.getByRole('button', { name: 'Verify' }).click();
+}
+
+/** Waits for `target`; if the page shows an error (role=alert) first, fails with its text. */
+async function waitOrAlert(page: Page, target: Locator, timeout = 120_000): Promise<void> {
+  const alert = page.locator('[role=alert]:not(:empty)');
+  await target.or(alert).first().waitFor({ timeout });
+  if (!(await target.first().isVisible()))
+    throw new Error(`the app reported: ${await alert.first().textContent()}`);
 }
 
 async function chatNames(page: Page): Promise<string[]> {
@@ -93,6 +101,7 @@ describe('web app: back up in one browser profile, restore in another', () => {
     await openBackups(page);
     await shot(page, 'a-backups-off');
     await page.getByRole('button', { name: 'Turn on backups' }).click();
+    await waitOrAlert(page, page.getByTestId('recovery-key'));
     const groups = await page.getByTestId('recovery-key').locator('span').allTextContents();
     expect(groups).toHaveLength(16);
     expect(groups.every((g) => /^[0-9A-Z]{4}$/.test(g))).toBe(true);
@@ -108,18 +117,18 @@ describe('web app: back up in one browser profile, restore in another', () => {
     // Lower case with dashes is the same key (spec 1: any case, spaces or dashes).
     await page.getByLabel('Recovery key', { exact: true }).fill(groups.join('-').toLowerCase());
     await page.getByRole('button', { name: 'Confirm' }).click();
-    await page.getByRole('button', { name: 'Back up now' }).waitFor();
+    await waitOrAlert(page, page.getByRole('button', { name: 'Back up now' }));
 
     await page.getByRole('button', { name: 'Back up now' }).click();
     await page.getByRole('progressbar', { name: 'Backup progress' }).waitFor();
     await shot(page, 'a-backing-up');
-    await page.getByText('Backup complete.').waitFor({ timeout: 120_000 });
+    await waitOrAlert(page, page.getByText('Backup complete.'));
     expect(await page.getByTestId('last-backup').textContent()).not.toBe('Never');
     expect(await page.getByTestId('media-count').textContent()).toMatch(/^[1-9]\d* files/);
     await shot(page, 'a-backed-up');
 
     await page.getByRole('button', { name: 'Verify backup' }).click();
-    await page.getByText('Your backup is restorable.').waitFor({ timeout: 120_000 });
+    await waitOrAlert(page, page.getByText('Your backup is restorable.'));
     expect(await page.getByTestId('last-verified').textContent()).not.toBe('Never');
     await shot(page, 'a-verified');
     expectOnlyOwnOrigin(a);
@@ -154,7 +163,8 @@ describe('web app: back up in one browser profile, restore in another', () => {
 
     await keyBox.fill(recoveryKey.match(/.{4}/g)!.join(' '));
     await page.getByRole('button', { name: 'Restore' }).click();
-    await page.getByRole('button', { name: 'Open chats' }).waitFor({ timeout: 120_000 });
+    await page.locator('[role=alert]:not(:empty)').waitFor({ state: 'detached' });
+    await waitOrAlert(page, page.getByRole('button', { name: 'Open chats' }));
     await shot(page, 'b-restored');
     await page.getByRole('button', { name: 'Open chats' }).click();
 

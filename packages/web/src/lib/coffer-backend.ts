@@ -1,6 +1,16 @@
+import {
+  ApiClient,
+  type BackupStatus,
+  CofferClient,
+  memoryPlatform,
+  type ProgressEvent as SdkProgress,
+} from '@coffer/client';
+import { CofferError, hasErrorCode } from '@coffer/crypto';
+import { readState, writeState } from '../store/app-state.ts';
 import type { ChatDb } from '../store/chat-db.ts';
 import type { IndexedDbKeyStore } from '../store/key-store.ts';
-import type { AccountView, AppBackend, BackupStatusView } from './backend.ts';
+import { WebChatStore } from '../store/web-chat-store.ts';
+import type { AppBackend, BackupStatusView, OnProgress, ProgressEvent } from './backend.ts';
 
 export interface BackendOptions {
   serverUrl: string;
@@ -8,92 +18,171 @@ export interface BackendOptions {
   keys: IndexedDbKeyStore;
 }
 
-class NotReady extends Error {
-  readonly code = 'COFFER_ERR_NOT_AVAILABLE';
+const DEFAULT_TIME = '03:00';
+
+function mb(n: number | undefined): string {
+  return n === undefined ? '' : `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
-async function api<T>(serverUrl: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(new URL(path, serverUrl), {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const json: unknown = await res.json().catch(() => ({}));
-  if (!res.ok) {
-    const e = (json as { error?: { code?: string; message?: string } }).error;
-    throw Object.assign(new Error(e?.message ?? `The server answered ${res.status}.`), {
-      code: e?.code ?? 'COFFER_ERR_HTTP',
-    });
+/** The SDK's progress events in the user's words. */
+function describe(e: SdkProgress): ProgressEvent {
+  const bytes = e.totalBytes ? { done: e.bytes ?? 0, total: e.totalBytes } : {};
+  const items = e.totalItems ? { done: e.items ?? 0, total: e.totalItems } : {};
+  switch (e.phase) {
+    case 'export':
+      return { phase: e.phase, label: `Encrypting your messages (${e.items ?? 0} so far)…` };
+    case 'upload':
+      return {
+        phase: e.phase,
+        label: `Uploading encrypted backup ${mb(e.bytes)} of ${mb(e.totalBytes)}`,
+        ...bytes,
+      };
+    case 'media':
+      return {
+        phase: e.phase,
+        label: `Backing up photos and files (${e.items ?? 0} of ${e.totalItems ?? '?'})`,
+        ...items,
+      };
+    case 'download':
+      return { phase: e.phase, label: `Downloading backup ${mb(e.bytes)} of ${mb(e.totalBytes)}`, ...bytes };
+    case 'verify':
+      return { phase: e.phase, label: 'Checking the backup with your key…', ...bytes };
+    case 'import':
+      return { phase: e.phase, label: `Restoring chats (${e.items ?? 0} items)…`, ...items };
+    case 'media-restore':
+      return {
+        phase: e.phase,
+        label: `Downloading photos (${e.items ?? 0} of ${e.totalItems ?? '?'})`,
+        ...items,
+      };
+    case 'retry':
+      return {
+        phase: e.phase,
+        label: `Connection problem; trying again in ${Math.ceil((e.delayMs ?? 0) / 1000)} s…`,
+      };
+    default:
+      return { phase: String(e.phase), label: 'Working…' };
   }
-  return json as T;
 }
 
-const text = new TextEncoder();
-const untext = new TextDecoder();
+/** Errors the SDK reports in general terms, said in the words of the screen the user is on. */
+function forRestore(err: unknown): unknown {
+  if (hasErrorCode(err, 'COFFER_ERR_NO_BACKUP_FOUND') || hasErrorCode(err, 'COFFER_ERR_WRONG_RECOVERY_KEY')) {
+    return new CofferError(
+      (err as { code: string }).code,
+      'This recovery key does not open a backup of your account. Check that you typed the key you saved when ' +
+        'you turned on backups (16 groups of 4 letters and digits) and try again.',
+      { cause: err },
+    );
+  }
+  return err;
+}
 
+/** The app's backend: the Coffer client SDK over the browser's IndexedDB stores. */
 export async function createBackend(opts: BackendOptions): Promise<AppBackend> {
-  const { serverUrl, keys } = opts;
-  const status: BackupStatusView = {
-    enabled: false,
-    keyConfirmed: false,
-    scheduleTime: '03:00',
-    reminderDue: false,
+  const serverUrl = opts.serverUrl.replace(/\/+$/, '');
+  const chatStore = new WebChatStore(opts.store);
+  const client = new CofferClient({
+    store: chatStore,
+    keyStore: opts.keys,
+    serverUrl,
+    // Browsers: the sealed backup is spooled in memory (a Blob for tus), no temp files.
+    platform: memoryPlatform,
+  });
+  // The recovery key is shown once, right after opt-in; it lives only in the key store and here.
+  let pendingKey: string | undefined;
+
+  const scheduleTime = async () => (await readState<string>('scheduleTime')) ?? DEFAULT_TIME;
+  const startSchedule = async () => {
+    await client.startSchedule({ timeOfDay: await scheduleTime() });
   };
+  // The daily schedule runs while the app is open (a web page has no background service).
+  if ((await client.status()).enabled) await startSchedule().catch(() => undefined);
+
+  const mapStatus = async (s: BackupStatus): Promise<BackupStatusView> => {
+    const media = s.enabled ? await chatStore.listMedia() : [];
+    const view: BackupStatusView = {
+      enabled: s.enabled,
+      keyConfirmed: s.keyConfirmed,
+      scheduleTime: await scheduleTime(),
+      reminderDue: s.reminderDue,
+    };
+    if (s.lastBackup) {
+      view.lastBackupAt = s.lastBackup.at;
+      view.lastBackupBytes = s.lastBackup.bytes;
+      view.mediaCount = s.lastBackup.mediaCount;
+      view.mediaBytes = media.reduce((n, m) => n + m.size, 0);
+    }
+    if (s.lastVerified) view.lastVerifiedAt = s.lastVerified.at;
+    if (s.schedule) view.nextBackupAt = s.schedule.nextRunAt;
+    return view;
+  };
+
   return {
-    async account(): Promise<AccountView> {
-      const id = await keys.get('app:identifier');
-      const token = await keys.get('app:deviceToken');
-      return { registered: token !== undefined, ...(id ? { identifier: untext.decode(id) } : {}) };
+    async account() {
+      const s = await client.status();
+      const identifier = await readState<string>('identifier');
+      return { registered: s.registered, ...(identifier ? { identifier } : {}) };
     },
     async startVerification(identifier) {
-      return api<{ sessionId: string }>(serverUrl, 'POST', '/v1/verification/sessions', { identifier });
+      return { sessionId: await client.startVerification(identifier, serverUrl) };
     },
     async devOutboxCode(identifier) {
-      const r = await api<{ messages: Array<{ code: string; sentAt: number }> }>(
-        serverUrl,
-        'GET',
-        `/v1/dev/outbox?identifier=${encodeURIComponent(identifier)}`,
-      );
-      return r.messages.at(-1)?.code;
+      return new ApiClient(serverUrl).devOutbox(identifier);
     },
     async completeVerification(sessionId, code, identifier) {
-      await api(serverUrl, 'PUT', `/v1/verification/sessions/${encodeURIComponent(sessionId)}/code`, {
-        code,
-      });
-      const reg = await api<{ aci: string; deviceToken: string }>(serverUrl, 'POST', '/v1/accounts', {
-        sessionId,
-      });
-      await keys.set('app:aci', text.encode(reg.aci));
-      await keys.set('app:deviceToken', text.encode(reg.deviceToken));
-      await keys.set('app:identifier', text.encode(identifier));
+      await client.completeVerification(sessionId, code);
+      await writeState('identifier', identifier);
     },
     async status() {
-      return { ...status };
+      return mapStatus(await client.status());
     },
     async enableBackups() {
-      throw new NotReady('Backups are not available in this build yet.');
+      const { recoveryKey } = await client.enableBackups();
+      pendingKey = recoveryKey;
+      await startSchedule();
+      return recoveryKey;
     },
     async pendingRecoveryKey() {
-      return undefined;
+      const s = await client.status();
+      return s.enabled && !s.keyConfirmed ? pendingKey : undefined;
     },
-    async confirmRecoveryKey() {
-      return false;
+    async confirmRecoveryKey(input) {
+      const ok = await client.confirmRecoveryKey(input);
+      if (ok) pendingKey = undefined;
+      return ok;
     },
-    async backupNow() {
-      throw new NotReady('Backups are not available in this build yet.');
+    async backupNow({ onProgress, signal }) {
+      await client.backupNow({ onProgress: (e) => onProgress(describe(e)), ...(signal ? { signal } : {}) });
     },
-    async verifyBackup() {
-      throw new NotReady('Backups are not available in this build yet.');
+    async verifyBackup({ onProgress }) {
+      await client.verifyLatestBackup({ onProgress: (e) => onProgress(describe(e)) });
     },
     async disableBackups() {
-      throw new NotReady('Backups are not available in this build yet.');
+      await client.disableBackups({ deleteFromServer: true });
+      pendingKey = undefined;
     },
     async setScheduleTime(hhmm) {
-      status.scheduleTime = hhmm;
+      await writeState('scheduleTime', hhmm);
+      if ((await client.status()).enabled) await startSchedule();
     },
-    async snoozeReminder() {},
-    async restore() {
-      throw new NotReady('Restoring is not available in this build yet.');
+    async snoozeReminder() {
+      await client.snoozeReminder();
+    },
+    async restore({ recoveryKey, onProgress }: { recoveryKey: string; onProgress: OnProgress }) {
+      let result: Awaited<ReturnType<CofferClient['restore']>>;
+      try {
+        result = await client.restore({ recoveryKey, onProgress: (e) => onProgress(describe(e)) });
+      } catch (err) {
+        throw forRestore(err);
+      }
+      await startSchedule().catch(() => undefined);
+      // Media keep arriving in the background; each file shows up in its chat as it lands.
+      result.media.then(
+        () => opts.store.changed('media'),
+        () => undefined,
+      );
+      return { chats: (await opts.store.chats()).length, messages: result.chatItems };
     },
   };
 }

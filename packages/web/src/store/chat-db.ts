@@ -1,3 +1,4 @@
+import { readState, writeState } from './app-state.ts';
 import { deleteDatabase, openDatabase, requestToPromise, transactionDone } from './idb.ts';
 import type {
   AccountModel,
@@ -18,7 +19,6 @@ import type {
  * the half-written database: the device's store stays exactly as it was.
  */
 
-const POINTER_DB = 'coffer-app';
 const STORES = ['account', 'recipients', 'chats', 'stickerPacks', 'messages', 'media'] as const;
 export type StoreName = (typeof STORES)[number];
 
@@ -34,31 +34,13 @@ function upgradeChatDb(db: IDBDatabase): void {
   media.createIndex('byLastUsed', 'lastUsedAt');
 }
 
-async function openPointerDb(): Promise<IDBDatabase> {
-  return openDatabase(POINTER_DB, 1, (db) => {
-    db.createObjectStore('state');
-  });
-}
-
 async function readPointer(): Promise<string | undefined> {
-  const db = await openPointerDb();
-  try {
-    const v: unknown = await requestToPromise(db.transaction('state').objectStore('state').get('chatDb'));
-    return typeof v === 'string' ? v : undefined;
-  } finally {
-    db.close();
-  }
+  const v = await readState<unknown>('chatDb');
+  return typeof v === 'string' ? v : undefined;
 }
 
 async function writePointer(name: string): Promise<void> {
-  const db = await openPointerDb();
-  try {
-    const tx = db.transaction('state', 'readwrite');
-    tx.objectStore('state').put(name, 'chatDb');
-    await transactionDone(tx);
-  } finally {
-    db.close();
-  }
+  await writeState('chatDb', name);
 }
 
 function freshName(): string {

@@ -201,7 +201,8 @@ export async function seedHistory(store: ChatDb, opts: GenerateOptions = {}): Pr
         attachments: [attachment],
       } satisfies MessageModel);
     }
-    for (const m of sink.media.values()) await session.writer.put('media', m);
+    // Only files a message refers to belong to the history (a sticker pack's unused stickers do not).
+    for (const m of sink.media.values()) if (m.key.length === 64) await session.writer.put('media', m);
     await session.commit();
     return { messages: summary.messages + nImages };
   } catch (err) {

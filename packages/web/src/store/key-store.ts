@@ -1,11 +1,11 @@
 import { openDatabase, requestToPromise, transactionDone } from './idb.ts';
 
 /**
- * The device's key store in the browser: one IndexedDB object store of named byte values.
+ * The client SDK's KeyStore in the browser: one IndexedDB object store of named strings.
  *
- * It holds the recovery key and the keys derived from it, plus the device's account credentials.
- * They never leave this profile (IndexedDB is per origin and per profile); `clear()` wipes them
- * when backups are turned off. Values are copied in and out so callers cannot alias them.
+ * It holds the recovery key, the keys derived from it, the device token and the backup status.
+ * They never leave this browser profile (IndexedDB is per origin and per profile), are never
+ * logged, and `wipe()` removes them all when backups are turned off.
  */
 export class IndexedDbKeyStore {
   private dbPromise: Promise<IDBDatabase> | undefined;
@@ -19,16 +19,16 @@ export class IndexedDbKeyStore {
     return this.dbPromise;
   }
 
-  async get(name: string): Promise<Uint8Array | undefined> {
+  async read(name: string): Promise<string | undefined> {
     const db = await this.db();
     const value: unknown = await requestToPromise(db.transaction('keys').objectStore('keys').get(name));
-    return value instanceof Uint8Array ? value.slice() : undefined;
+    return typeof value === 'string' ? value : undefined;
   }
 
-  async set(name: string, value: Uint8Array): Promise<void> {
+  async write(name: string, value: string): Promise<void> {
     const db = await this.db();
     const tx = db.transaction('keys', 'readwrite');
-    tx.objectStore('keys').put(value.slice(), name);
+    tx.objectStore('keys').put(value, name);
     await transactionDone(tx);
   }
 
@@ -39,16 +39,17 @@ export class IndexedDbKeyStore {
     await transactionDone(tx);
   }
 
-  async list(): Promise<string[]> {
-    const db = await this.db();
-    const keys = await requestToPromise(db.transaction('keys').objectStore('keys').getAllKeys());
-    return keys.filter((k): k is string => typeof k === 'string');
-  }
-
-  async clear(): Promise<void> {
+  async wipe(): Promise<void> {
     const db = await this.db();
     const tx = db.transaction('keys', 'readwrite');
     tx.objectStore('keys').clear();
     await transactionDone(tx);
+  }
+
+  /** Names present (the test checks that turning backups off wiped the keys). */
+  async names(): Promise<string[]> {
+    const db = await this.db();
+    const keys = await requestToPromise(db.transaction('keys').objectStore('keys').getAllKeys());
+    return keys.filter((k): k is string => typeof k === 'string');
   }
 }

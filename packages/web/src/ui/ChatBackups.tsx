@@ -9,15 +9,16 @@ function RecoveryKeyPanel({
   onConfirmed,
 }: {
   backend: AppBackend;
-  recoveryKey: string;
+  recoveryKey: string | undefined;
   onConfirmed: () => void;
 }) {
-  const [stage, setStage] = useState<'show' | 'confirm'>('show');
+  const [stage, setStage] = useState<'show' | 'confirm'>(recoveryKey ? 'show' : 'confirm');
   const [typed, setTyped] = useState('');
   const [copied, setCopied] = useState('');
   const [error, setError] = useState<string>();
 
   async function copy() {
+    if (!recoveryKey) return;
     try {
       await navigator.clipboard.writeText(groupKey(recoveryKey).join(' '));
       setCopied('Recovery key copied. Paste it somewhere safe, then clear your clipboard.');
@@ -33,7 +34,7 @@ function RecoveryKeyPanel({
     else setError('That does not match your recovery key. Check each group of 4 characters and try again.');
   }
 
-  if (stage === 'show') {
+  if (stage === 'show' && recoveryKey) {
     return (
       <section className="card" aria-labelledby="rk-title">
         <h2 id="rk-title">Your recovery key</h2>
@@ -62,7 +63,11 @@ function RecoveryKeyPanel({
   return (
     <form className="card stack" onSubmit={confirm} aria-labelledby="rk-confirm-title">
       <h2 id="rk-confirm-title">Confirm your recovery key</h2>
-      <p>Type the key you wrote down, to make sure it is correct.</p>
+      <p>
+        {recoveryKey
+          ? 'Type the key you wrote down, to make sure it is correct.'
+          : 'Type the recovery key you wrote down when you turned on backups, to make sure you have it.'}
+      </p>
       <label htmlFor="confirm-key">Recovery key</label>
       <textarea
         id="confirm-key"
@@ -73,9 +78,11 @@ function RecoveryKeyPanel({
         onChange={(e) => setTyped(e.target.value)}
       />
       <div className="row">
-        <button type="button" onClick={() => setStage('show')}>
-          See key again
-        </button>
+        {recoveryKey ? (
+          <button type="button" onClick={() => setStage('show')}>
+            See key again
+          </button>
+        ) : null}
         <button type="submit" className="primary">
           Confirm
         </button>
@@ -203,7 +210,7 @@ export function ChatBackups({ backend, back }: { backend: AppBackend; back: () =
           </section>
         ) : null}
 
-        {status?.enabled && pendingKey ? (
+        {status?.enabled && !status.keyConfirmed ? (
           <RecoveryKeyPanel
             backend={backend}
             recoveryKey={pendingKey}
@@ -214,7 +221,7 @@ export function ChatBackups({ backend, back }: { backend: AppBackend; back: () =
           />
         ) : null}
 
-        {status?.enabled && !pendingKey ? (
+        {status?.enabled && status.keyConfirmed ? (
           <>
             {status.reminderDue ? <ReminderBanner backend={backend} onChange={() => refresh()} /> : null}
             <section className="card" aria-labelledby="last-title">
