@@ -261,6 +261,13 @@ export class SqliteChatStore {
     return h.digest('hex');
   }
 
+  /** Adds messages at the end of the history (a new message arrived or was sent); returns their ids. */
+  appendMessages(messages: MessageModel[]): number[] {
+    const w = new SqliteWriter(this.#db);
+    const tx = this.#db.transaction((ms: MessageModel[]) => ms.map((m) => w.addMessage(m)));
+    return tx(messages);
+  }
+
   // --- Backup frames (the ChatStore contract of @coffer/client) ------------------------------
 
   /**

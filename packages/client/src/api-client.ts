@@ -100,7 +100,7 @@ export function networkError(cause: unknown, what: string): CofferError {
   return new CofferError(
     'COFFER_ERR_NETWORK',
     'The server could not be reached. Check the connection; Coffer will try again.',
-    { cause, details: { request: what } },
+    { cause, details: { request: what, connection: true } },
   );
 }
 
@@ -144,15 +144,22 @@ export class ApiClient {
   }
 
   /**
-   * Runs `attempt` again after a rate-limit answer (429), waiting as the server asks (at most
-   * 30 s, 4 times). Each attempt builds its request anew, so signed requests get a fresh signature.
+   * Runs `attempt` again after a rate-limit answer (429: waits as the server asks, at most 30 s) or
+   * a failed connection (backoff 0.25 s doubling, about 16 s in all: a restarting server comes
+   * back). Each attempt builds its request anew, so signed requests get a fresh signature.
    */
   async #withRateLimitRetry<T>(attempt: () => Promise<T>): Promise<T> {
     for (let i = 0; ; i++) {
       try {
         return await attempt();
       } catch (err) {
-        const d = (err as CofferError).details as { status?: number; retryAfterSeconds?: number } | undefined;
+        const d = (err as CofferError).details as
+          | { status?: number; retryAfterSeconds?: number; connection?: boolean }
+          | undefined;
+        if (i < 6 && d?.connection) {
+          await new Promise((r) => setTimeout(r, 250 * 2 ** i));
+          continue;
+        }
         if (d?.status !== 429 || i >= 4) throw err;
         await new Promise((r) => setTimeout(r, Math.min(30, d.retryAfterSeconds ?? 1) * 1000));
       }
@@ -209,7 +216,9 @@ export class ApiClient {
   /** Fetches a week of credentials for both identities (one request, blind RSA). */
   async fetchCredentials(deviceToken: string, level: number, ids: BackupIdentity[]): Promise<void> {
     const today = dayStart(this.#now());
-    const days = Array.from({ length: 7 }, (_, i) => today + i * DAY_SECONDS);
+    // The server takes at most 16 credential requests at once: fewer days when there are more ids.
+    const dayCount = Math.max(1, Math.min(7, Math.floor(16 / Math.max(1, ids.length))));
+    const days = Array.from({ length: dayCount }, (_, i) => today + i * DAY_SECONDS);
     const k = await this.json<CredentialKeysResponse>(
       'GET',
       `${PATHS.credentialKeys}?start=${days[0]}&end=${days.at(-1)}`,

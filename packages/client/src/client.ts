@@ -798,12 +798,11 @@ export class CofferClient {
     const fresh: StoredKeys = { ...keys, recoveryKey };
     const newIds = await this.#identities(fresh);
     const api = this.#apiFor(account.serverUrl);
-    api.clearCredentials();
-    await api.fetchCredentials(account.deviceToken, account.level, [
-      newIds.messages,
-      oldIds.messages,
-      newIds.media,
-    ]);
+    // One credential per day and type per request: the old id's credential comes separately.
+    if (!api.hasCredential(oldIds.messages, account.level)) {
+      await api.fetchCredentials(account.deviceToken, account.level, [oldIds.messages]);
+    }
+    await api.fetchCredentials(account.deviceToken, account.level, [newIds.messages, newIds.media]);
     await api.setPublicKey(newIds.messages, account.level);
     const spooled = await this.#platform.spool(
       sealedBackupStream(this.store, newIds.bk.messageKey, {
