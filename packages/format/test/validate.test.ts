@@ -76,6 +76,26 @@ describe('validator on the upstream vectors', () => {
       expect(s.framesByKind.account).toBe(1);
     });
   }
+  for (const f of readdirSync(`${casesDir}/valid-encrypted`).filter((x) => x.endsWith('.source.jsonproto'))) {
+    it(`accepts the plaintext of libsignal valid-encrypted/${f} under every purpose`, () => {
+      const { info, frames } = parseJsonProto(readFileSync(`${casesDir}/valid-encrypted/${f}`, 'utf8'));
+      for (const purpose of VALIDATION_PURPOSES) {
+        const v = new BackupValidator({ purpose });
+        v.addInfo(info);
+        frames.forEach((fr, i) => {
+          v.addFrame(fr, { index: i });
+        });
+        expect(v.finish().framesByKind.account).toBe(1);
+      }
+    });
+  }
+  it('accepts libsignal canonical-backup.binproto', async () => {
+    const bytes = readFileSync(
+      vectorPath('libsignal/rust/message-backup/tests/res/canonical-backup.binproto'),
+    );
+    const r = await validateBackup(bytes, { purpose: 'remote-backup' });
+    expect(r.ok && r.summary.recipients).toBe(4);
+  });
   for (const f of readdirSync(`${casesDir}/invalid`).filter((x) => x.endsWith('.jsonproto'))) {
     it(`rejects libsignal invalid/${f} with libsignal's message`, () => {
       const expected = readFileSync(`${casesDir}/invalid/${f}.expected`, 'utf8').trim();
