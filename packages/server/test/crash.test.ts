@@ -179,7 +179,12 @@ describe('crash safety of coffer serve (SIGKILL)', () => {
     const resumed = await tusUpload(f3, v3, { uploadUrl: `${base}/v1/uploads/${f3.uploadId}` });
     expect(resumed.stopped).toBe(false);
     expect((await download()).equals(v3)).toBe(true);
+    // a second process on the same data folder is refused while the first runs
+    await expect(startServe()).rejects.toThrow(/COFFER_ERR_DATA_DIR_LOCKED/);
+    // graceful shutdown: exit code 0 and the lock released
+    const exit = new Promise<number | null>((r) => server.once('exit', (code) => r(code)));
     server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    expect(await exit).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'data', 'coffer.lock'))).toBe(false);
   });
 });
