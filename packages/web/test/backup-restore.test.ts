@@ -81,7 +81,17 @@ describe('web app: back up in one browser profile, restore in another', () => {
     await page.goto(server.url);
     await page.getByRole('heading', { name: 'Coffer Messenger' }).waitFor();
     await shot(page, 'a-welcome');
-    await page.getByRole('button', { name: 'Create account' }).click();
+    // Keyboard only: Tab reaches the first action with a visible focus ring, Enter activates it.
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement | null;
+      return { text: el?.textContent, outline: el ? getComputedStyle(el).outlineStyle : 'none' };
+    });
+    expect(focused.text).toBe('Create account');
+    expect(focused.outline).not.toBe('none');
+    await page.keyboard.press('Enter');
+    await page.getByLabel('Phone number or e-mail').waitFor();
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('identifier');
     await verifyIdentity(page, 'a-verification-code');
 
     await page.getByRole('button', { name: 'Generate sample history' }).click();
@@ -131,6 +141,21 @@ describe('web app: back up in one browser profile, restore in another', () => {
     await waitOrAlert(page, page.getByText('Your backup is restorable.'));
     expect(await page.getByTestId('last-verified').textContent()).not.toBe('Never');
     await shot(page, 'a-verified');
+
+    await page.getByLabel('Back up daily at').fill('21:30');
+    await waitOrAlert(page, page.getByText('Daily backup at 21:30.'));
+
+    // 15 days later the app asks whether the key is still at hand (spec 8: first reminder after
+    // 14 days); re-typing it clears the reminder.
+    await page.clock.setFixedTime(Date.now() + 15 * 86_400_000);
+    await page.goto(server.url);
+    const banner = page.getByRole('region', { name: 'Recovery key reminder' });
+    await banner.waitFor();
+    await shot(page, 'a-key-reminder');
+    await banner.getByRole('button', { name: 'Check my key' }).click();
+    await banner.getByLabel('Recovery key').fill(recoveryKey.toLowerCase());
+    await banner.getByRole('button', { name: 'Check key' }).click();
+    await banner.waitFor({ state: 'detached' });
     expectOnlyOwnOrigin(a);
     expect(a.problems).toEqual([]);
   });

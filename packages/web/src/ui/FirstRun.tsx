@@ -84,6 +84,8 @@ export function Register({
           <label htmlFor="identifier">Phone number or e-mail</label>
           <input
             id="identifier"
+            // biome-ignore lint/a11y/noAutofocus: the only field of this step; saves a Tab
+            autoFocus
             name="identifier"
             autoComplete="username"
             required
