@@ -253,7 +253,7 @@ describe('server killed mid-upload', () => {
         if (!killed && e.phase === 'upload' && e.bytes && e.totalBytes && e.bytes > e.totalBytes * 0.3) {
           killed = true;
           child?.kill('SIGKILL');
-          restarted = new Promise((res) => child!.once('exit', () => res())).then(start);
+          restarted = new Promise<void>((res) => child!.once('exit', () => res())).then(start);
         }
       },
     });
