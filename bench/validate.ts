@@ -3,16 +3,19 @@
 // chunks of the plaintext) and by libsignal's native validator on the same bytes, in one run.
 //
 //   npm run bench -- validate [N] [--purpose remote-backup|device-transfer|takeout-export] [--repeat K]
+//                             [--save FILE]   (also writes the synthetic plaintext, for profiling)
 //
 // libsignal side: MessageBackup.OnlineBackupValidator fed the same unencrypted frames (one
 // addFrame call per frame; the varint split is counted in its time). That is the validation
 // libsignal's MessageBackup.validate runs after MAC check, decryption and gunzip, which Coffer's
 // side does not do either, so both sides do the same work: frames -> protobuf -> rules.
+import { writeFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { BackupValidator, readBackupBatches, type ValidationPurpose, writeBackup } from '@coffer/format';
 import * as MessageBackup from '@signalapp/libsignal-client/dist/MessageBackup.js';
 import type { BackupInfo, FilePointer, Frame } from '../packages/format/src/gen/Backup.ts';
+import { report } from './_report.ts';
 
 const args = process.argv.slice(2);
 const N = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
@@ -215,7 +218,7 @@ function attachment(): FilePointer {
   } as FilePointer;
 }
 
-function* items(): Generator<Frame> {
+function* chatItemFrames(): Generator<Frame> {
   let t = 1_600_000_000_000n;
   for (let i = 0; i < N; i++) {
     t += BigInt(1 + Math.floor(rnd() * 60_000));
@@ -284,7 +287,7 @@ function* items(): Generator<Frame> {
 
 function* all(): Generator<Frame> {
   yield* header();
-  yield* items();
+  yield* chatItemFrames();
 }
 
 const t0 = performance.now();
@@ -292,6 +295,11 @@ const parts: Uint8Array[] = [];
 for await (const c of writeBackup(info, all())) parts.push(c);
 const file = new Uint8Array(Buffer.concat(parts));
 parts.length = 0;
+const saveArg = args.includes('--save') ? args[args.indexOf('--save') + 1] : undefined;
+if (saveArg) {
+  writeFileSync(saveArg, file);
+  console.log(`wrote ${saveArg}`);
+}
 const tGen = (performance.now() - t0) / 1000;
 const frameCount = N + header().length;
 console.log(
@@ -310,13 +318,16 @@ const sample = () => {
   if (m.heapUsed - baseHeap > peakHeap) peakHeap = m.heapUsed - baseHeap;
   if (m.rss > peakRss) peakRss = m.rss;
 };
+const cpuSeconds = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1e6;
 async function runCoffer(): Promise<{
   t: number;
+  cpu: number;
   chatItems: number;
   summary: ReturnType<BackupValidator['finish']>;
 }> {
   gc();
   baseHeap = process.memoryUsage().heapUsed;
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const validator = new BackupValidator({ purpose });
   let batches = 0;
@@ -330,9 +341,10 @@ async function runCoffer(): Promise<{
   const summary = validator.finish();
   sample();
   const t = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(process.cpuUsage(c0));
   if (summary.chatItems !== N)
     throw new Error(`Coffer counted ${summary.chatItems} chat items, expected ${N}`);
-  return { t, chatItems: summary.chatItems, summary };
+  return { t, cpu, chatItems: summary.chatItems, summary };
 }
 
 // ------------------------------------------------------------------ libsignal
@@ -358,8 +370,9 @@ const LIB_PURPOSE = {
   'device-transfer': MessageBackup.Purpose.DeviceTransfer,
   'takeout-export': MessageBackup.Purpose.TakeoutExport,
 } as const;
-function runLibsignal(): number {
+function runLibsignal(): { t: number; cpu: number } {
   gc();
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const msgs = split(file);
   const lib = new MessageBackup.OnlineBackupValidator(
@@ -368,7 +381,7 @@ function runLibsignal(): number {
   );
   for (let i = 1; i < msgs.length; i++) lib.addFrame(msgs[i] as Uint8Array<ArrayBuffer>);
   lib.finalize();
-  return (performance.now() - t0) / 1000;
+  return { t: (performance.now() - t0) / 1000, cpu: cpuSeconds(process.cpuUsage(c0)) };
 }
 
 // The machine is shared: run both REPEAT times, alternating, and compare the best of each.
@@ -376,14 +389,27 @@ const repeatArg = args[args.indexOf('--repeat') + 1];
 const REPEAT = args.includes('--repeat') && repeatArg ? Number(repeatArg) : 3;
 const cofferTimes: number[] = [];
 const libTimes: number[] = [];
+const cofferCpu: number[] = [];
+const libCpu: number[] = [];
 let summary: ReturnType<BackupValidator['finish']> | undefined;
 for (let r = 0; r < REPEAT; r++) {
-  const c = await runCoffer();
+  // Alternate which side goes first, so neither always runs right after the other's garbage.
+  let c: Awaited<ReturnType<typeof runCoffer>>;
+  let l: { t: number; cpu: number };
+  if (r % 2 === 0) {
+    c = await runCoffer();
+    l = runLibsignal();
+  } else {
+    l = runLibsignal();
+    c = await runCoffer();
+  }
   summary = c.summary;
   cofferTimes.push(c.t);
-  libTimes.push(runLibsignal());
+  cofferCpu.push(c.cpu);
+  libTimes.push(l.t);
+  libCpu.push(l.cpu);
   console.log(
-    `  run ${r + 1}: Coffer ${c.t.toFixed(2)} s, libsignal ${(libTimes[r] as number).toFixed(2)} s`,
+    `  run ${r + 1}: Coffer ${c.t.toFixed(2)} s (cpu ${c.cpu.toFixed(2)} s), libsignal ${l.t.toFixed(2)} s (cpu ${l.cpu.toFixed(2)} s)`,
   );
 }
 const tCoffer = Math.min(...cofferTimes);
@@ -405,3 +431,26 @@ console.log(
 console.log(
   `summary: ${summary?.recipients} recipients, ${summary?.chats} chats, ${summary?.chatItems.toLocaleString('en')} chat items, ${summary?.attachments.toLocaleString('en')} attachments`,
 );
+
+const tCpuCoffer = Math.min(...cofferCpu);
+const tCpuLib = Math.min(...libCpu);
+const itemsLabel = `${N >= 1e6 ? `${N / 1e6}M` : `${N / 1e3}k`} items`;
+report('validate', [
+  {
+    what: `read+validate ${itemsLabel} vs libsignal validator (wall, best of ${REPEAT})`,
+    coffer: fps(tCoffer),
+    reference: fps(tLib),
+    ratio: `${(tLib / tCoffer).toFixed(2)}x`,
+    target: '>= 1.0x',
+    met: tLib / tCoffer >= 1 ? 'yes' : 'NO',
+  },
+  {
+    what: `read+validate ${itemsLabel} vs libsignal validator (CPU time)`,
+    coffer: `${tCpuCoffer.toFixed(2)} s cpu`,
+    reference: `${tCpuLib.toFixed(2)} s cpu`,
+    ratio: `${(tCpuLib / tCpuCoffer).toFixed(2)}x`,
+    target: '(info)',
+    met: '',
+    note: 'CPU time of the process over the run (Coffer: main thread plus GC helper threads); less sensitive to a loaded machine than wall time',
+  },
+]);

@@ -1,0 +1,24 @@
+// Profiling helper: validates a plaintext backup file (varint-delimited BackupInfo + Frames) with
+// readBackupBatches + BackupValidator only, K times, printing each run's time. Used with
+//   node --import tsx --cpu-prof packages/format/bench/validate-only.ts FILE [K]
+// to see where Coffer's side of bench/validate.ts spends its time without the generator and
+// libsignal in the profile. `bench/validate.ts --save FILE` writes such a file.
+import { readFileSync } from 'node:fs';
+import { BackupValidator, readBackupBatches } from '@coffer/format';
+
+const file = new Uint8Array(readFileSync(process.argv[2] as string));
+const K = Number(process.argv[3] ?? 3);
+const chunks: Uint8Array[] = [];
+for (let o = 0; o < file.length; o += 65536) chunks.push(file.subarray(o, o + 65536));
+for (let r = 0; r < K; r++) {
+  const t0 = performance.now();
+  const v = new BackupValidator({ purpose: 'remote-backup' });
+  for await (const batch of readBackupBatches(chunks)) {
+    for (const it of batch) {
+      if (it.kind === 'frame') v.addFrame(it.frame, it);
+      else v.addInfo(it.info);
+    }
+  }
+  const s = v.finish();
+  console.log(`run ${r + 1}: ${((performance.now() - t0) / 1000).toFixed(3)} s, ${s.chatItems} chat items`);
+}
