@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,18 @@ const key = { hmacKey: new Uint8Array(randomBytes(32)), aesKey: new Uint8Array(r
 const level = args.has('level') ? Number(args.get('level')) : DEFAULT_SEAL_LEVEL;
 const workers = args.has('workers') ? Number(args.get('workers')) : undefined;
 
+/**
+ * Peak resident memory of this process. On Linux VmHWM from /proc (ru_maxrss survives execve, so a
+ * child spawned by a large parent would report the parent's peak); elsewhere resourceUsage().
+ */
+function peakRss(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {}
+  return process.resourceUsage().maxRSS * 1024;
+}
+
 // ---- child mode: streaming seal/open of files, reporting own time and peak RSS -------------------
 if (args.has('child')) {
   const mode = args.get('child');
@@ -59,7 +71,7 @@ if (args.has('child')) {
   }
   const ms = performance.now() - t0;
   await closeGzipWorkers();
-  process.stdout.write(JSON.stringify({ ms, maxRss: process.resourceUsage().maxRSS * 1024 }));
+  process.stdout.write(JSON.stringify({ ms, maxRss: peakRss() }));
   process.exit(0);
 }
 
