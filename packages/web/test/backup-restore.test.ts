@@ -158,7 +158,7 @@ describe('web app: back up in one browser profile, restore in another', () => {
     await banner.waitFor({ state: 'detached' });
     expectOnlyOwnOrigin(a);
     expect(a.problems).toEqual([]);
-  });
+  }, 240_000);
 
   it('profile B verifies identity, refuses a wrong key, restores with the right one', async () => {
     expect(recoveryKey).toMatch(/^[0-9A-Z]{64}$/);
@@ -190,6 +190,7 @@ describe('web app: back up in one browser profile, restore in another', () => {
     await page.getByRole('button', { name: 'Restore' }).click();
     await page.locator('[role=alert]:not(:empty)').waitFor({ state: 'detached' });
     await waitOrAlert(page, page.getByRole('button', { name: 'Open chats' }));
+    expect(await page.getByRole('status').first().textContent()).toContain(`Restored ${namesA.length} chats`);
     await shot(page, 'b-restored');
     await page.getByRole('button', { name: 'Open chats' }).click();
 
@@ -207,12 +208,28 @@ describe('web app: back up in one browser profile, restore in another', () => {
       .toBeGreaterThan(0);
     await shot(page, 'b-conversation-with-photo');
     expectOnlyOwnOrigin(b);
-  });
+    expect(b.problems).toEqual([]);
+  }, 240_000);
+
+  it('a restore of a damaged backup is refused and leaves the chats exactly as they were', async () => {
+    const page = opened[1]!.page;
+    await page.getByRole('button', { name: 'Back' }).click();
+    expect(await chatNames(page)).toHaveLength(namesA.length);
+    const before = await page.locator('.chat-row').allTextContents();
+    expect(await server.damageMessagesBackups()).toBeGreaterThan(0);
+    await page.goto(`${server.url}#/restore/key`);
+    await page.getByLabel('Recovery key', { exact: true }).fill(recoveryKey);
+    await page.getByRole('button', { name: 'Restore' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 60_000 }).toMatch(/damaged/);
+    await shot(page, 'b-damaged-backup-refused');
+    await page.getByRole('button', { name: 'Skip and start without history' }).click();
+    expect(await chatNames(page)).toHaveLength(namesA.length);
+    expect(await page.locator('.chat-row').allTextContents()).toEqual(before);
+  }, 120_000);
 
   it('turning backups off deletes the copy on the server', async () => {
     const b = opened[1]!;
     const page = b.page;
-    await page.getByRole('button', { name: 'Back' }).click();
     await openBackups(page);
     const before = await server.stored();
     expect(before.versions).toBeGreaterThan(0);
@@ -228,5 +245,5 @@ describe('web app: back up in one browser profile, restore in another', () => {
     const after = await server.stored();
     expect(after.versions).toBe(0);
     expect(after.blobs).toBe(0);
-  });
+  }, 120_000);
 });

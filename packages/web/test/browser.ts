@@ -31,7 +31,7 @@ export interface Profile {
   page: Page;
   /** Every URL the page requested (to prove there are no external requests). */
   requests: string[];
-  /** Console errors and page errors, to show in a failure message. */
+  /** Uncaught page errors, console errors and failed loads of the app's own files. */
   problems: string[];
   close(): Promise<void>;
 }
@@ -61,7 +61,16 @@ export async function openProfile(name: string): Promise<Profile> {
   const problems: string[] = [];
   context.on('request', (req) => requests.push(req.url()));
   page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
+    // API refusals (a wrong key is a 4xx by design) are logged by Chromium as failed loads;
+    // failed loads of the app's own files are caught below instead.
+    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) {
+      problems.push(`console: ${msg.text()}`);
+    }
+  });
+  context.on('response', (res) => {
+    if (res.status() >= 400 && !new URL(res.url()).pathname.startsWith('/v1/')) {
+      problems.push(`HTTP ${res.status()} for ${res.url()}`);
+    }
   });
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
   return {

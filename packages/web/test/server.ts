@@ -8,6 +8,8 @@ export interface RunningServer {
   url: string;
   /** What the server holds, read from its own metadata and blob store (not through the UI). */
   stored(): Promise<{ backups: number; versions: number; blobs: number }>;
+  /** Flips one byte in the middle of every stored messages backup (a damaged server copy). */
+  damageMessagesBackups(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -37,6 +39,19 @@ export async function startServer(opts: { webDist: string; port: number }): Prom
       let blobs = 0;
       for await (const _ of server.ctx.blobs.list('')) blobs++;
       return { backups: Number(backups.n), versions: Number(versions.n), blobs };
+    },
+    damageMessagesBackups: async () => {
+      const rows = await server.ctx.db.selectFrom('backup_versions').select('blob_key').execute();
+      for (const { blob_key } of rows) {
+        const { body } = await server.ctx.blobs.get(blob_key);
+        const parts: Uint8Array[] = [];
+        for await (const c of body) parts.push(c);
+        const bytes = Buffer.concat(parts);
+        const i = bytes.length >> 1;
+        bytes[i] = (bytes[i] ?? 0) ^ 0x01;
+        await server.ctx.blobs.put(blob_key, bytes);
+      }
+      return rows.length;
     },
     close: async () => {
       await server.close();

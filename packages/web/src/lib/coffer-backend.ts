@@ -65,13 +65,25 @@ function describe(e: SdkProgress): ProgressEvent {
   }
 }
 
-/** Errors the SDK reports in general terms, said in the words of the screen the user is on. */
+/** Errors the SDK reports in general terms, said in the words of the restore screen. */
 function forRestore(err: unknown): unknown {
-  if (hasErrorCode(err, 'COFFER_ERR_NO_BACKUP_FOUND') || hasErrorCode(err, 'COFFER_ERR_WRONG_RECOVERY_KEY')) {
+  const check =
+    'Check that you typed the key you saved when you turned on backups (16 groups of 4 letters and digits) ' +
+    'and try again.';
+  if (hasErrorCode(err, 'COFFER_ERR_NO_BACKUP_FOUND')) {
     return new CofferError(
-      (err as { code: string }).code,
-      'This recovery key does not open a backup of your account. Check that you typed the key you saved when ' +
-        'you turned on backups (16 groups of 4 letters and digits) and try again.',
+      'COFFER_ERR_NO_BACKUP_FOUND',
+      `No backup of your account opens with this recovery key. ${check}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  if (hasErrorCode(err, 'COFFER_ERR_WRONG_RECOVERY_KEY')) {
+    // spec 3.2: a failed MAC cannot tell a wrong key from a damaged file.
+    return new CofferError(
+      'COFFER_ERR_WRONG_RECOVERY_KEY',
+      `This recovery key does not open your backup, or the backup is damaged. Nothing was changed on this device. ${check}`,
       { cause: err },
     );
   }

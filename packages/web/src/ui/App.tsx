@@ -39,7 +39,7 @@ function ChatSettings({ store, go }: { store: ChatDb; go: (to: string) => void }
           type="button"
           onClick={async () => {
             setSeeding('Generating chats and photos…');
-            await seedHistory(store, { seed: Date.now() % 100000 });
+            await seedHistory(store, { seed: crypto.getRandomValues(new Uint32Array(1))[0] ?? 7 });
             setSeeding('Sample history generated.');
           }}
         >
@@ -99,7 +99,8 @@ export function App({ backend, store }: { backend: AppBackend; store: ChatDb }) 
       store={store}
       open={(id) => go(`/chat/${id}`)}
       onSeed={async () => {
-        await seedHistory(store, { seed: 42 });
+        // A different history on every device, so a restore visibly brings back this one.
+        await seedHistory(store, { seed: crypto.getRandomValues(new Uint32Array(1))[0] ?? 42 });
       }}
       banner={
         status?.enabled && status.reminderDue ? <ReminderBanner backend={backend} onChange={refresh} /> : null
