@@ -172,6 +172,8 @@ async function build(
   const app: FastifyInstance = Fastify({
     logger,
     bodyLimit: config.limits.bodyBytes,
+    // Slow-loris / stalled uploads: Fastify's default (0) never closes an idle socket (issue 7).
+    connectionTimeout: config.limits.idleTimeoutMs ?? 60_000,
     trustProxy: config.trustProxy,
     return503OnClosing: true,
     forceCloseConnections: false,

@@ -52,7 +52,12 @@ export interface ServerConfig {
   versionsKept: number;
   retention: { idleDays: number; intervalMs: number };
   uploads: { tokenTtlMs: number; orphanAfterMs: number };
-  limits: { bodyBytes: number; requestsPerMinutePerAddress: number };
+  limits: {
+    bodyBytes: number;
+    requestsPerMinutePerAddress: number;
+    /** A connection idle this long (no bytes either way) is closed: stalled / slow-loris uploads. */
+    idleTimeoutMs?: number;
+  };
 }
 
 const GiB = 1024 ** 3;
@@ -89,7 +94,7 @@ export function defaultConfig(dataDir = './data'): ServerConfig {
     versionsKept: 3,
     retention: { idleDays: 120, intervalMs: 60 * 60_000 },
     uploads: { tokenTtlMs: 24 * 60 * 60_000, orphanAfterMs: 24 * 60 * 60_000 },
-    limits: { bodyBytes: 64 * 1024, requestsPerMinutePerAddress: 1200 },
+    limits: { bodyBytes: 64 * 1024, requestsPerMinutePerAddress: 1200, idleTimeoutMs: 60_000 },
   };
 }
 

@@ -83,6 +83,12 @@ export function createPostgresDialect(url: string, opts: PostgresPoolOptions = {
   // An idle client can die (server restart, network): pg emits 'error' on the pool, which would
   // crash the process if unhandled. The pool drops that client; the next query opens a new one.
   pool.on('error', () => {});
+  // A client that is checked out (inside a query or transaction) has no pool listener: its 'error'
+  // would be an uncaught exception and kill the server when PostgreSQL drops mid-request (found by
+  // test/reliability/network.test.ts). The failure still reaches the query as a rejection.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return new CofferPostgresDialect({ pool });
 }
 

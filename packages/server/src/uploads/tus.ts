@@ -6,6 +6,7 @@
  * uploads wait for PUT /v1/archives/media. The tus file store keeps offsets on disk, so an upload
  * resumes after a dropped connection or a server restart.
  */
+import { ERROR_STATUS } from '@coffer/protocol';
 import { Server as TusServer } from '@tus/server';
 import { commitMessagesUpload, type UploadSource } from '../archives/service.ts';
 import type { ServerContext } from '../context.ts';
@@ -110,7 +111,28 @@ export function createTus(ctx: ServerContext, opts: { faultDelayCommitMs?: numbe
       if (err instanceof Error) {
         ctx.log.error({ err: err.message }, 'tus upload error');
         if (process.env.COFFER_DEBUG_TUS) console.error(err);
+        // A storage failure keeps its documented code (e.g. 503 COFFER_ERR_BLOB_STORE_UNAVAILABLE).
+        const code = (err as { code?: unknown }).code;
+        const status = typeof code === 'string' ? ERROR_STATUS[code] : undefined;
+        if (typeof code === 'string' && status) return fail(status, code, err.message);
         return fail(500, 'COFFER_ERR_INTERNAL', 'upload failed on the server; resume later');
+      }
+      // @tus/server's own errors are plain text (e.g. a failed file write on a full disk): give them
+      // a documented code too, keeping the tus status that clients act on (issue 7).
+      const e = err as { status_code?: unknown; body?: unknown };
+      if (typeof e.status_code === 'number' && !String(e.body ?? '').startsWith('{')) {
+        const s = e.status_code;
+        const c =
+          s >= 500
+            ? 'COFFER_ERR_INTERNAL'
+            : s === 404
+              ? 'COFFER_ERR_NOT_FOUND'
+              : s === 413
+                ? 'COFFER_ERR_UPLOAD_TOO_LARGE'
+                : 'COFFER_ERR_BAD_REQUEST';
+        if (s >= 500) ctx.log.error({ status: s }, 'tus upload error');
+        const message = String(e.body ?? 'the upload request failed').trim();
+        return fail(s, c, message.slice(0, 200));
       }
       return undefined;
     },
