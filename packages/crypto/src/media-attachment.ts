@@ -102,48 +102,58 @@ async function* sealStream(
   const macKey = keys.subarray(32, 64);
   const chunkSize = incrementalMacChunkSize(announced === undefined ? 0 : attachmentBlobSize(announced));
   const imac = new IncrementalMac(platform, macKey, chunkSize);
-  const digest = platform.sha256();
-  const ptHash = platform.sha256();
-  const cipher = platform.aesCbcEncrypt(aesKey, iv);
-  const out = (b: Uint8Array): Uint8Array => {
-    imac.update(b);
-    digest.update(b);
-    return b;
-  };
-  yield out(iv.slice());
-  let size = 0;
-  for await (const chunk of input) {
-    abytes('plaintext chunk', chunk);
-    size += chunk.length;
-    ptHash.update(chunk);
-    const ct = await cipher.update(chunk);
-    if (ct.length > 0) yield out(ct);
+  // Node: both SHA-256 passes run on a worker thread beside AES-CBC + HMAC here.
+  const digest = platform.sha256Offloaded();
+  const ptHash = platform.sha256Offloaded();
+  let finished = false;
+  try {
+    const cipher = platform.aesCbcEncrypt(aesKey, iv);
+    const out = async (b: Uint8Array): Promise<Uint8Array> => {
+      imac.update(b);
+      await digest.update(b);
+      return b;
+    };
+    yield await out(iv.slice());
+    let size = 0;
+    for await (const chunk of input) {
+      abytes('plaintext chunk', chunk);
+      size += chunk.length;
+      await ptHash.update(chunk);
+      const ct = await cipher.update(chunk);
+      if (ct.length > 0) yield await out(ct);
+    }
+    if (announced !== undefined && size !== announced) {
+      throw new RangeError(`the plaintext had ${size} bytes, but opts.size announced ${announced}`);
+    }
+    for (let pad = logPaddedSize(size) - size; pad > 0; pad -= ZEROS.length) {
+      const ct = await cipher.update(ZEROS.subarray(0, Math.min(pad, ZEROS.length)));
+      if (ct.length > 0) yield await out(ct);
+    }
+    const last = await cipher.final();
+    if (last.length > 0) yield await out(last);
+    const mac = imac.snapshot(); // HMAC(macKey, IV || CT): the running MAC before the MAC itself
+    yield await out(mac);
+    const blobSize = attachmentBlobSize(size);
+    const incremental = imac.finish();
+    finished = true;
+    const r: AttachmentSealResult = {
+      keys,
+      digest: await digest.digest(),
+      plaintextHash: await ptHash.digest(),
+      size,
+      blobSize,
+    };
+    if (announced !== undefined || blobSize < SIXTEEN_MIB) {
+      r.incrementalMac = incremental;
+      r.chunkSize = chunkSize;
+    }
+    done(r);
+  } finally {
+    if (!finished) {
+      digest.dispose();
+      ptHash.dispose();
+    }
   }
-  if (announced !== undefined && size !== announced) {
-    throw new RangeError(`the plaintext had ${size} bytes, but opts.size announced ${announced}`);
-  }
-  for (let pad = logPaddedSize(size) - size; pad > 0; pad -= ZEROS.length) {
-    const ct = await cipher.update(ZEROS.subarray(0, Math.min(pad, ZEROS.length)));
-    if (ct.length > 0) yield out(ct);
-  }
-  const last = await cipher.final();
-  if (last.length > 0) yield out(last);
-  const mac = imac.snapshot(); // HMAC(macKey, IV || CT): the running MAC before the MAC itself
-  yield out(mac);
-  const blobSize = attachmentBlobSize(size);
-  const incremental = imac.finish();
-  const r: AttachmentSealResult = {
-    keys,
-    digest: digest.digest(),
-    plaintextHash: ptHash.digest(),
-    size,
-    blobSize,
-  };
-  if (announced !== undefined || blobSize < SIXTEEN_MIB) {
-    r.incrementalMac = incremental;
-    r.chunkSize = chunkSize;
-  }
-  done(r);
 }
 
 /** Seals into memory (small attachments, tests). */
@@ -222,117 +232,128 @@ export async function* openAttachment(
       throw new RangeError('opts.chunkSize must be positive');
   }
   const imac = new IncrementalMac(platform, macKey, chunkSize);
-  const digest = opts.digest ? platform.sha256() : undefined;
-  let pos = 0;
-  let mac: Uint8Array | undefined;
-  const theirMac = new Uint8Array(32);
-  for await (const chunk of source.read(0, n)) {
-    let c = chunk;
-    digest?.update(c);
-    if (pos < n - 32) {
-      const take = Math.min(c.length, n - 32 - pos);
-      imac.update(c.subarray(0, take));
-      pos += take;
-      c = c.subarray(take);
-      if (pos === n - 32) mac = imac.snapshot();
-    }
-    if (c.length > 0) {
-      theirMac.set(c, pos - (n - 32));
-      imac.update(c);
-      pos += c.length;
-    }
-  }
-  if (mac === undefined || pos !== n || !constantTimeEqual(mac, theirMac)) {
-    throw mediaError(
-      'COFFER_ERR_MEDIA_MAC',
-      'this attachment could not be verified: its key does not match or the file is damaged',
-      { layer: 'attachment' },
-    );
-  }
-  if (digest && opts.digest && !constantTimeEqual(digest.digest(), opts.digest)) {
-    throw mediaError(
-      'COFFER_ERR_MEDIA_DIGEST',
-      'the attachment is not the file that was backed up (digest differs)',
-      {},
-    );
-  }
-  if (opts.incrementalMac !== undefined && !constantTimeEqual(imac.finish(), opts.incrementalMac)) {
-    throw mediaError(
-      'COFFER_ERR_MEDIA_INCREMENTAL_MAC',
-      'the attachment streaming checksum (incremental MAC) does not match',
-      {},
-    );
-  }
-
-  // Pass 2: decrypt, cut to size, check the padding and the plaintext hash.
-  const ptHash = opts.plaintextHash ? platform.sha256() : undefined;
-  let decipher: ReturnType<Platform['aesCbcDecrypt']> | undefined;
-  let ivBuf = new Uint8Array(0);
-  let emitted = 0;
-  const second = platform.hmacSha256(macKey);
-  const take = function* (pt: Uint8Array): Generator<Uint8Array> {
-    const keep = Math.max(0, Math.min(pt.length, opts.size - emitted));
-    for (let i = keep; i < pt.length; i++) {
-      if (pt[i] !== 0) {
-        throw mediaError(
-          'COFFER_ERR_MEDIA_CORRUPT',
-          'the attachment has non-zero padding after its recorded size',
-          {
-            reason: 'padding',
-          },
-        );
+  const digest = opts.digest ? platform.sha256Offloaded() : undefined;
+  let ptHash: ReturnType<Platform['sha256Offloaded']> | undefined;
+  let completed = false;
+  try {
+    let pos = 0;
+    let mac: Uint8Array | undefined;
+    const theirMac = new Uint8Array(32);
+    for await (const chunk of source.read(0, n)) {
+      let c = chunk;
+      await digest?.update(c);
+      if (pos < n - 32) {
+        const take = Math.min(c.length, n - 32 - pos);
+        imac.update(c.subarray(0, take));
+        pos += take;
+        c = c.subarray(take);
+        if (pos === n - 32) mac = imac.snapshot();
+      }
+      if (c.length > 0) {
+        theirMac.set(c, pos - (n - 32));
+        imac.update(c);
+        pos += c.length;
       }
     }
-    emitted += keep;
-    if (keep > 0) {
-      const out = pt.subarray(0, keep);
-      ptHash?.update(out);
-      yield out;
+    if (mac === undefined || pos !== n || !constantTimeEqual(mac, theirMac)) {
+      throw mediaError(
+        'COFFER_ERR_MEDIA_MAC',
+        'this attachment could not be verified: its key does not match or the file is damaged',
+        { layer: 'attachment' },
+      );
     }
-  };
-  for await (const chunk of source.read(0, n - 32)) {
-    second.update(chunk);
-    let c: Uint8Array = chunk;
-    if (decipher === undefined) {
-      const need = 16 - ivBuf.length;
-      const merged = new Uint8Array(ivBuf.length + Math.min(need, c.length));
-      merged.set(ivBuf);
-      merged.set(c.subarray(0, need), ivBuf.length);
-      ivBuf = merged;
-      c = c.subarray(need);
-      if (ivBuf.length < 16) continue;
-      decipher = platform.aesCbcDecrypt(aesKey, ivBuf);
+    if (digest && opts.digest && !constantTimeEqual(await digest.digest(), opts.digest)) {
+      throw mediaError(
+        'COFFER_ERR_MEDIA_DIGEST',
+        'the attachment is not the file that was backed up (digest differs)',
+        {},
+      );
     }
-    if (c.length > 0) yield* take(await decipher.update(c));
-  }
-  if (decipher === undefined) throw new Error('unreachable: blob shorter than its IV');
-  let tail: Uint8Array;
-  try {
-    tail = await decipher.final();
-  } catch (e) {
-    throw mediaError('COFFER_ERR_MEDIA_CORRUPT', 'the attachment decrypted, but its padding is invalid', {
-      reason: 'pkcs7',
-      cause: String(e),
-    });
-  }
-  yield* take(tail);
-  if (emitted !== opts.size) {
-    throw mediaError('COFFER_ERR_MEDIA_CORRUPT', 'the attachment is smaller than its recorded size', {
-      reason: 'size',
-    });
-  }
-  if (!constantTimeEqual(second.digest(), theirMac)) {
-    throw mediaError('COFFER_ERR_MEDIA_MAC', 'the attachment changed while it was being read: try again', {
-      layer: 'attachment',
-      reason: 'second pass',
-    });
-  }
-  if (ptHash && opts.plaintextHash && !constantTimeEqual(ptHash.digest(), opts.plaintextHash)) {
-    throw mediaError(
-      'COFFER_ERR_MEDIA_PLAINTEXT_HASH',
-      'the attachment decrypted, but it is not the file that was backed up (plaintext hash differs)',
-      {},
-    );
+    if (opts.incrementalMac !== undefined && !constantTimeEqual(imac.finish(), opts.incrementalMac)) {
+      throw mediaError(
+        'COFFER_ERR_MEDIA_INCREMENTAL_MAC',
+        'the attachment streaming checksum (incremental MAC) does not match',
+        {},
+      );
+    }
+
+    // Pass 2: decrypt, cut to size, check the padding and the plaintext hash.
+    ptHash = opts.plaintextHash ? platform.sha256Offloaded() : undefined;
+    let decipher: ReturnType<Platform['aesCbcDecrypt']> | undefined;
+    let ivBuf = new Uint8Array(0);
+    let emitted = 0;
+    const second = platform.hmacSha256(macKey);
+    const hashing = ptHash;
+    const take = async function* (pt: Uint8Array): AsyncGenerator<Uint8Array> {
+      const keep = Math.max(0, Math.min(pt.length, opts.size - emitted));
+      for (let i = keep; i < pt.length; i++) {
+        if (pt[i] !== 0) {
+          throw mediaError(
+            'COFFER_ERR_MEDIA_CORRUPT',
+            'the attachment has non-zero padding after its recorded size',
+            {
+              reason: 'padding',
+            },
+          );
+        }
+      }
+      emitted += keep;
+      if (keep > 0) {
+        const out = pt.subarray(0, keep);
+        await hashing?.update(out);
+        yield out;
+      }
+    };
+    for await (const chunk of source.read(0, n - 32)) {
+      second.update(chunk);
+      let c: Uint8Array = chunk;
+      if (decipher === undefined) {
+        const need = 16 - ivBuf.length;
+        const merged = new Uint8Array(ivBuf.length + Math.min(need, c.length));
+        merged.set(ivBuf);
+        merged.set(c.subarray(0, need), ivBuf.length);
+        ivBuf = merged;
+        c = c.subarray(need);
+        if (ivBuf.length < 16) continue;
+        decipher = platform.aesCbcDecrypt(aesKey, ivBuf);
+      }
+      if (c.length > 0) yield* take(await decipher.update(c));
+    }
+    if (decipher === undefined) throw new Error('unreachable: blob shorter than its IV');
+    let tail: Uint8Array;
+    try {
+      tail = await decipher.final();
+    } catch (e) {
+      throw mediaError('COFFER_ERR_MEDIA_CORRUPT', 'the attachment decrypted, but its padding is invalid', {
+        reason: 'pkcs7',
+        cause: String(e),
+      });
+    }
+    yield* take(tail);
+    if (emitted !== opts.size) {
+      throw mediaError('COFFER_ERR_MEDIA_CORRUPT', 'the attachment is smaller than its recorded size', {
+        reason: 'size',
+      });
+    }
+    if (!constantTimeEqual(second.digest(), theirMac)) {
+      throw mediaError('COFFER_ERR_MEDIA_MAC', 'the attachment changed while it was being read: try again', {
+        layer: 'attachment',
+        reason: 'second pass',
+      });
+    }
+    completed = true;
+    if (ptHash && opts.plaintextHash && !constantTimeEqual(await ptHash.digest(), opts.plaintextHash)) {
+      throw mediaError(
+        'COFFER_ERR_MEDIA_PLAINTEXT_HASH',
+        'the attachment decrypted, but it is not the file that was backed up (plaintext hash differs)',
+        {},
+      );
+    }
+  } finally {
+    if (!completed) {
+      digest?.dispose();
+      ptHash?.dispose();
+    }
   }
 }
 

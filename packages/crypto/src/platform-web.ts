@@ -163,6 +163,11 @@ export const webPlatform: Platform = {
     return { update: (d) => void h.update(d), digest: () => h.digest() };
   },
   sha256: () => nobleHash(sha256.create()),
+  // Browsers: hashed inline (a Web Worker would need a separate bundle entry).
+  sha256Offloaded: () => {
+    const h = sha256.create();
+    return { update: async (d) => void h.update(d), digest: async () => h.digest(), dispose: () => {} };
+  },
   aesCbcEncrypt: webCbcEncrypt,
   aesCbcDecrypt: webCbcDecrypt,
   // CompressionStream has no level; browsers use zlib's default (6).

@@ -37,6 +37,8 @@ export interface Platform {
   hmacSha256(key: Uint8Array): MacStream;
   /** SHA-256 with `copy()` so incremental MACs can be snapshotted (spec 5.1). */
   sha256(): HashStream;
+  /** SHA-256 off the main thread where the platform can (media hashing beside AES + HMAC). */
+  sha256Offloaded(): AsyncHashStream;
   aesCbcEncrypt(key: Uint8Array, iv: Uint8Array): CbcStream;
   aesCbcDecrypt(key: Uint8Array, iv: Uint8Array): CbcStream;
   /** One standard gzip member of `input` (any chunking). */
@@ -46,6 +48,14 @@ export interface Platform {
   ): AsyncIterable<Uint8Array>;
   rawInflater(): RawInflater;
   crc32(data: Uint8Array, previous: number): number;
+}
+
+/** SHA-256 that may run elsewhere (a worker thread in Node): updates may wait for room, digest is async. */
+export interface AsyncHashStream {
+  update(data: Uint8Array): Promise<void>;
+  digest(): Promise<Uint8Array>;
+  /** Abandons the hash (early exit or error) and frees its resources. */
+  dispose(): void;
 }
 
 export interface HashStream {
