@@ -80,6 +80,7 @@ export type AccountResponse = Static<typeof AccountResponse>;
 export const CredentialKeysQuery = Type.Object({
   start: Type.Integer({ description: 'first redemption day, unix seconds, day-aligned' }),
   end: Type.Integer({ description: 'last redemption day (inclusive)' }),
+  level: Type.Optional(Type.Integer({ description: 'only this level (200 or 201); default both' })),
 });
 export const CredentialKey = Type.Object({
   redemptionTime: Type.Integer(),

@@ -4,7 +4,6 @@
  * gracefully (stop accepting, finish in-flight requests, stop jobs, close stores, release the lock).
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { CofferError } from '@coffer/crypto';
 import {
   AccountResponse,
@@ -183,16 +182,7 @@ async function build(
   const scheme = new BlindRsaScheme(db.db, config.credentials.keyBits);
   const sender = opts.sender ?? createSender(config.verification.sender);
   const metrics = createMetrics();
-  const {
-    tus,
-    source,
-    recover,
-    store,
-    close: closeTus,
-  } = createTus(
-    ctx,
-    opts.faultDelayCommitMs === undefined ? {} : { faultDelayCommitMs: opts.faultDelayCommitMs },
-  );
+  const { tus, source, recover, close: closeTus } = createTus(ctx);
   let ready = false;
 
   await app.register((await import('@fastify/swagger')).default, {
@@ -345,7 +335,7 @@ async function build(
   );
 
   // --- credentials --------------------------------------------------------------------------------
-  app.get<{ Querystring: Static<typeof CredentialKeysQuery> & { level?: number } }>(
+  app.get<{ Querystring: Static<typeof CredentialKeysQuery> }>(
     PATHS.credentialKeys,
     {
       schema: {
@@ -358,14 +348,15 @@ async function build(
       const { start, end } = req.query;
       checkRange([start, end], now());
       if (end < start) throw new CofferError('COFFER_ERR_CREDENTIAL_RANGE', 'end must not be before start');
+      const { level } = req.query;
+      if (level !== undefined && level !== BACKUP_LEVEL.FREE && level !== BACKUP_LEVEL.PAID) {
+        throw new CofferError('COFFER_ERR_BAD_REQUEST', 'level must be 200 (free) or 201 (paid)');
+      }
+      const levels = level === undefined ? [BACKUP_LEVEL.FREE, BACKUP_LEVEL.PAID] : [level];
       const days: number[] = [];
       for (let t = start; t <= end; t += DAY_SECONDS) days.push(t);
       return {
-        keys: await scheme.publicKeys(
-          days,
-          [BACKUP_LEVEL.FREE, BACKUP_LEVEL.PAID],
-          [CREDENTIAL_TYPE.MESSAGES, CREDENTIAL_TYPE.MEDIA],
-        ),
+        keys: await scheme.publicKeys(days, levels, [CREDENTIAL_TYPE.MESSAGES, CREDENTIAL_TYPE.MEDIA]),
       };
     },
   );
@@ -646,19 +637,30 @@ async function build(
     // during the commit sees the upload finished instead of starting over.
     if (req.method === 'HEAD') {
       const id = (req.params as { '*'?: string })['*'];
-      const row = id
-        ? await ctx.db
-            .selectFrom('uploads')
-            .select(['state', 'size', 'kind'])
-            .where('upload_id', '=', id)
-            .executeTakeFirst()
+      const token = bearer(req.headers.authorization);
+      const p = token
+        ? verifyToken<{ aud: 'upload'; exp: number; u: string }>(secret, token, 'upload', now())
         : undefined;
-      if (row?.state === 'committed') {
-        const token = bearer(req.headers.authorization);
-        const p = token
-          ? verifyToken<{ aud: 'upload'; exp: number; u: string }>(secret, token, 'upload', now())
-          : undefined;
-        if (p?.u === id) {
+      if (id && p?.u === id) {
+        let row = await ctx.db
+          .selectFrom('uploads')
+          .select(['state', 'size', 'kind'])
+          .where('upload_id', '=', id)
+          .executeTakeFirst();
+        // A finished messages upload whose commit was interrupted (crash, storage error) is committed
+        // now, before the client is told the upload is complete.
+        if (row?.kind === 'messages' && row.state === 'created') {
+          const st = await source.status(id);
+          if (st && st.size !== undefined && st.offset === st.size) {
+            await archives.commitMessagesUpload(ctx, source, id, st.size);
+            row = await ctx.db
+              .selectFrom('uploads')
+              .select(['state', 'size', 'kind'])
+              .where('upload_id', '=', id)
+              .executeTakeFirst();
+          }
+        }
+        if (row?.state === 'committed') {
           const size = String(row.size);
           return reply
             .status(200)
@@ -730,11 +732,8 @@ async function build(
       await closeTus();
       await blobs.close();
       await db.close();
-      void store;
       lock?.release();
     },
     runRetention: retention,
   };
 }
-
-export { path as _path };

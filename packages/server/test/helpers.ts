@@ -150,7 +150,7 @@ export class TestClient {
     const times = days.map((d) => today + d * DAY_SECONDS);
     const k = await this.json({
       method: 'GET',
-      url: `/v1/credentials/keys?start=${Math.min(...times)}&end=${Math.max(...times)}`,
+      url: `/v1/credentials/keys?start=${Math.min(...times)}&end=${Math.max(...times)}&level=${level}`,
     });
     if (k.status !== 200) throw new Error(`keys: ${k.status} ${JSON.stringify(k.body)}`);
     const keys = k.body.keys as CredentialKeyInfo[];

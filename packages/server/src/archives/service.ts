@@ -296,8 +296,21 @@ export async function storeMedia(
     .selectAll()
     .where('upload_id', '=', req.sourceUploadId)
     .executeTakeFirst();
-  if (!up || up.kind !== 'media' || up.backup_id_hash !== backup.backup_id_hash || up.state !== 'complete') {
+  if (
+    !up ||
+    up.kind !== 'media' ||
+    up.backup_id_hash !== backup.backup_id_hash ||
+    up.state === 'issued' ||
+    up.state === 'committed'
+  ) {
     throw new CofferError('COFFER_ERR_SOURCE_GONE', 'the source upload does not exist or is not complete');
+  }
+  if (up.state === 'created') {
+    // The last byte may have arrived just before a crash that skipped marking it complete.
+    const st = await source.status(req.sourceUploadId);
+    if (!st || st.size === undefined || st.offset !== st.size) {
+      throw new CofferError('COFFER_ERR_SOURCE_GONE', 'the source upload is not complete');
+    }
   }
   if (num(up.size) !== req.objectLength) {
     throw new CofferError('COFFER_ERR_SOURCE_LENGTH', 'the source upload has another length', {

@@ -45,7 +45,7 @@ export function createUploadSource(store: ReadableDataStore): UploadSource {
   };
 }
 
-export function createTus(ctx: ServerContext, opts: { faultDelayCommitMs?: number } = {}) {
+export function createTus(ctx: ServerContext) {
   // Files under tusDir (embedded) or the S3 bucket, with a PostgreSQL locker when several processes run.
   const storage = createTusStorage(ctx.config);
   const store = storage.datastore;
