@@ -147,6 +147,7 @@ export function ChatBackups({ backend, back }: { backend: AppBackend; back: () =
   const [error, setError] = useState<string>();
   const [notice, setNotice] = useState<string>();
   const [confirmOff, setConfirmOff] = useState(false);
+  const [cancel, setCancel] = useState<AbortController>();
 
   const refresh = useCallback(async () => {
     setStatus(await backend.status());
@@ -243,12 +244,23 @@ export function ChatBackups({ backend, back }: { backend: AppBackend; back: () =
                 type="button"
                 className="primary"
                 disabled={busy !== undefined}
-                onClick={() =>
-                  run('backup', () => backend.backupNow({ onProgress: setProgress }), 'Backup complete.')
-                }
+                onClick={() => {
+                  const abort = new AbortController();
+                  setCancel(abort);
+                  run(
+                    'backup',
+                    () => backend.backupNow({ onProgress: setProgress, signal: abort.signal }),
+                    'Backup complete.',
+                  ).finally(() => setCancel(undefined));
+                }}
               >
                 Back up now
               </button>
+              {cancel ? (
+                <button type="button" onClick={() => cancel.abort()}>
+                  Cancel backup
+                </button>
+              ) : null}
             </section>
             <section className="card stack" aria-labelledby="schedule-title">
               <h2 id="schedule-title">Schedule</h2>
