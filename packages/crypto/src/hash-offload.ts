@@ -31,7 +31,12 @@ parentPort.on('message', (m) => {
 let worker: Worker | undefined;
 let nextId = 1;
 let active = 0;
-const waiters = new Map<number, { queued: number; drained?: (() => void) | undefined; digest?: (d: Uint8Array) => void }>();
+interface HashState {
+  queued: number;
+  drained?: (() => void) | undefined;
+  digest?: (d: Uint8Array) => void;
+}
+const waiters = new Map<number, HashState>();
 
 function getWorker(): Worker {
   if (worker === undefined) {
@@ -64,7 +69,7 @@ function getWorker(): Worker {
 export function offloadedSha256(): AsyncHashStream {
   const w = getWorker();
   const id = nextId++;
-  const state: { queued: number; drained?: (() => void) | undefined; digest?: (d: Uint8Array) => void } = { queued: 0 };
+  const state: HashState = { queued: 0 };
   waiters.set(id, state);
   if (active++ === 0) w.ref();
   let finished = false;
