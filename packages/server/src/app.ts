@@ -173,6 +173,10 @@ async function build(
     bodyLimit: config.limits.bodyBytes,
     // Slow-loris / stalled uploads: Fastify's default (0) never closes an idle socket (issue 7).
     connectionTimeout: config.limits.idleTimeoutMs ?? 60_000,
+    // Errors before routing (a URL with bad percent-encoding) get the API's error body too (issue 7).
+    frameworkErrors: (_err, _req, reply) => {
+      reply.status(400).send(errorBody('COFFER_ERR_BAD_REQUEST', 'the request URL is malformed'));
+    },
     trustProxy: config.trustProxy,
     return503OnClosing: true,
     forceCloseConnections: false,

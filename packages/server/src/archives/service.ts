@@ -4,7 +4,7 @@
  * transaction makes it current; a crash between leaves the previous version current and the new blob
  * an orphan, collected by the GC job. Deletions run the other way: metadata first, blobs after.
  */
-import { CofferError } from '@coffer/crypto';
+import { CofferError, isSmallOrderPublicKey } from '@coffer/crypto';
 import { BACKUP_NAME, dayStart } from '@coffer/protocol';
 import type { ServerContext } from '../context.ts';
 import { type BackupsTable, num } from '../db/schema.ts';
@@ -33,6 +33,11 @@ export async function setPublicKey(
 ) {
   if (key.length !== 33 || key[0] !== 0x05) {
     throw new CofferError('COFFER_ERR_BAD_REQUEST', 'backupIdPublicKey must be 33 bytes: 0x05 || X25519 key');
+  }
+  // Anyone can make signatures that verify under a small-order key (docs/spec/keys.md); no derived
+  // key is one, so such a key is refused before it can be bound to a backup id (issue 7).
+  if (isSmallOrderPublicKey(key)) {
+    throw new CofferError('COFFER_ERR_BAD_REQUEST', 'backupIdPublicKey is a small-order point, not a derived key');
   }
   const today = dayMs(ctx.now());
   if (existing) {
