@@ -37,7 +37,10 @@ export async function setPublicKey(
   // Anyone can make signatures that verify under a small-order key (docs/spec/keys.md); no derived
   // key is one, so such a key is refused before it can be bound to a backup id (issue 7).
   if (isSmallOrderPublicKey(key)) {
-    throw new CofferError('COFFER_ERR_BAD_REQUEST', 'backupIdPublicKey is a small-order point, not a derived key');
+    throw new CofferError(
+      'COFFER_ERR_BAD_REQUEST',
+      'backupIdPublicKey is a small-order point, not a derived key',
+    );
   }
   const today = dayMs(ctx.now());
   if (existing) {
