@@ -55,11 +55,7 @@ export async function httpError(res: Response, what: string): Promise<CofferErro
       { details },
     );
   }
-  if (
-    code === 'COFFER_ERR_NOT_FOUND' ||
-    code === 'COFFER_ERR_METHOD_NOT_ALLOWED' ||
-    (res.status === 404 && !code)
-  ) {
+  if (code === 'COFFER_ERR_NOT_FOUND' || (res.status === 404 && !code)) {
     return new CofferError(
       'COFFER_ERR_SERVER_TOO_OLD',
       'The server does not offer this part of the Coffer API; ask its operator to update it.',

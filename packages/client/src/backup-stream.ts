@@ -75,6 +75,19 @@ export interface OpenedBackup {
   summary: ValidationSummary;
 }
 
+/** Codes of the layered reader (crypto: sealed stream; format: frames, validation) meaning "damaged". */
+const DAMAGED = new Set([
+  'COFFER_ERR_BACKUP_CORRUPT',
+  'COFFER_ERR_BACKUP_EMPTY',
+  'COFFER_ERR_BACKUP_TRUNCATED',
+  'COFFER_ERR_BACKUP_INVALID',
+  'COFFER_ERR_BACKUP_NO_INFO',
+  'COFFER_ERR_FRAME_DECODE',
+  'COFFER_ERR_FRAME_TOO_LARGE',
+  'COFFER_ERR_FRAME_TRUNCATED',
+  'COFFER_ERR_FRAME_VARINT',
+]);
+
 /** Maps the layered reader's errors to the client's user-facing codes. */
 export function mapOpenError(err: unknown): unknown {
   if (hasErrorCode(err, 'COFFER_ERR_BACKUP_KEY_MISMATCH')) {
@@ -85,12 +98,7 @@ export function mapOpenError(err: unknown): unknown {
     );
   }
   const code = (err as { code?: unknown } | null)?.code;
-  if (
-    typeof code === 'string' &&
-    (code.startsWith('COFFER_ERR_BACKUP_') ||
-      code.startsWith('COFFER_ERR_FRAME') ||
-      code.startsWith('COFFER_ERR_GZIP'))
-  ) {
+  if (typeof code === 'string' && DAMAGED.has(code)) {
     return new CofferError(
       'COFFER_ERR_BACKUP_CORRUPTED',
       'The backup is damaged or invalid, so nothing was restored. Try an older backup version or make a new backup.',
