@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { generateIntoStore, SqliteChatStore } from '@coffer/chatstore';
 import { CofferClient } from '@coffer/client';
 import { FileKeyStore, nodePlatform } from '@coffer/client/node';
+import { report } from './_report.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -216,6 +217,35 @@ try {
     `\nrestored history equal to the original (counts + digest incl. media): ${equal ? 'yes' : 'NO'}`,
   );
   if (!equal) process.exitCode = 1;
+  // Rows for the combined table of `npm run bench` (bench/_report.ts).
+  const secondMedia = second.media.bytesUploaded;
+  report('e2e', [
+    {
+      what: `second backup, unchanged media (${mediaCount} files): media bytes uploaded`,
+      coffer: `${secondMedia} B`,
+      reference: `first backup ${(backup.media.bytesUploaded / 1e6).toFixed(1)} MB`,
+      ratio: '',
+      target: '0 B',
+      met: secondMedia === 0 ? 'yes' : 'NO',
+    },
+    {
+      what: `restore over loopback equals the original (${messages} messages + media)`,
+      coffer: equal ? 'equal' : 'DIFFERENT',
+      reference: 'digest incl. media',
+      ratio: '',
+      target: 'equal',
+      met: equal ? 'yes' : 'NO',
+    },
+    ...rows.map((r) => ({
+      what: `e2e ${r.phase}`,
+      coffer: `${(r.ms / 1000).toFixed(1)} s`,
+      reference: `${(r.bytes / 1e6 / (r.ms / 1000)).toFixed(1)} MB/s`,
+      ratio: '',
+      target: '(info)',
+      met: '',
+      note: `client peak RSS ${(r.rss / 1e6).toFixed(0)} MB (sampled in-process) ${r.note}`.trim(),
+    })),
+  ]);
 } finally {
   server.kill('SIGTERM');
   await new Promise((r) => server.once('exit', r));

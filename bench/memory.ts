@@ -1,8 +1,8 @@
 // npm run bench -- memory [--messages 100000,1000000] [--quick] [--media 200]
 //
 // Client memory and restore time on a generated history in the reference chat store
-// (@coffer/chatstore). For each history size, in a fresh child process each (peak RSS read from
-// process.resourceUsage().maxRSS, which covers the whole life of the process):
+// (@coffer/chatstore). For each history size, in a fresh child process each (peak RSS is the
+// process's VmHWM, which covers its whole life):
 //   backup  - SqliteChatStore.exportFrames -> @coffer/client sealedBackupStream -> file
 //   verify  - @coffer/client openSealedBackup(fileSource) (MAC, decrypt, gunzip, frames, validation)
 //   restore - the same steps as openSealedBackup(..., { into: store }) with a clock around each
@@ -12,7 +12,7 @@
 // Generated stores are cached in $TMPDIR/coffer-bench-stores (same seed -> same history).
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,18 @@ const RECOVERY_KEY = 'a'.repeat(64);
 const ACI = '5f1a6a2e-6c0b-4b3f-9a57-2d1c3f7e8a90';
 const keys = deriveBackupKeys(RECOVERY_KEY, ACI);
 const MEDIA_ROOT = new Uint8Array(32).fill(7);
+
+/**
+ * Peak resident memory of this process: VmHWM on Linux (ru_maxrss survives execve, so a child of a
+ * large parent would report at least the parent's size), elsewhere resourceUsage().maxRSS.
+ */
+function peakRss(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {}
+  return process.resourceUsage().maxRSS * 1024;
+}
 
 // ------------------------------------------------------------------ child mode
 type ChildResult = { ms: number; maxRss: number; stages?: Record<string, number>; items?: number };
@@ -71,7 +83,7 @@ async function childMain(mode: string): Promise<void> {
   }
   out.ms = performance.now() - t0;
   await closeGzipWorkers();
-  out.maxRss = process.resourceUsage().maxRSS * 1024;
+  out.maxRss = peakRss();
   process.stdout.write(JSON.stringify(out));
   process.exit(0);
 }

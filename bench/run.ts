@@ -43,9 +43,9 @@ const PLAN: Array<{ bench: string; covers: string; full: string[]; quick: string
   },
   {
     bench: 'e2e',
-    covers: 'second backup with unchanged media uploads zero media bytes',
-    full: [],
-    quick: ['--quick'],
+    covers: 'second backup with unchanged media uploads zero media bytes (through coffer serve)',
+    full: ['--port', '30100'],
+    quick: ['--port', '30100', '--messages', '20000', '--media', '20', '--media-bytes', '20000000'],
   },
   {
     bench: 'server',
@@ -68,7 +68,12 @@ async function runAll(argv: string[]): Promise<void> {
   for (const p of PLAN) {
     if (only && !only.includes(p.bench)) continue;
     if (!names.includes(p.bench)) {
-      status.push({ bench: p.bench, covers: p.covers, state: `not measured: bench/${p.bench}.ts missing`, seconds: 0 });
+      status.push({
+        bench: p.bench,
+        covers: p.covers,
+        state: `not measured: bench/${p.bench}.ts missing`,
+        seconds: 0,
+      });
       continue;
     }
     const log = join(dir, `${p.bench}.log`);
@@ -78,7 +83,12 @@ async function runAll(argv: string[]): Promise<void> {
     const code = await runChild(join(here, `${p.bench}.ts`), args, log, rowsFile);
     const seconds = (performance.now() - t0) / 1000;
     process.stderr.write(`${code === 0 ? 'done' : `FAILED (exit ${code})`} in ${seconds.toFixed(0)} s\n`);
-    status.push({ bench: p.bench, covers: p.covers, state: code === 0 ? 'ok' : `failed (exit ${code}), see ${log}`, seconds });
+    status.push({
+      bench: p.bench,
+      covers: p.covers,
+      state: code === 0 ? 'ok' : `failed (exit ${code}), see ${log}`,
+      seconds,
+    });
   }
 
   const rows = readFileSync(rowsFile, 'utf8')
@@ -104,7 +114,9 @@ async function runAll(argv: string[]): Promise<void> {
   console.log(
     `Coffer benchmarks, ${mode}; ${started.toISOString()}; ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ` +
       `${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; load average at start ${load0.map((x) => x.toFixed(1)).join(' ')}, ` +
-      `at end ${loadavg().map((x) => x.toFixed(1)).join(' ')}`,
+      `at end ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')}`,
   );
   console.log(table(rows));
   const targets = rows.filter((r) => r.met === 'yes' || r.met === 'NO');
@@ -114,7 +126,8 @@ async function runAll(argv: string[]): Promise<void> {
     `${met} of ${targets.length} targets met${notRun > 0 ? `; ${notRun} figure group(s) not measured` : ''}. ` +
       `Ratios compare Coffer with the reference measured in the same run; logs in ${dir}`,
   );
-  for (const r of rows) if (r.note && r.met !== 'NOT RUN') console.log(`  note [${r.bench}] ${r.what}: ${r.note}`);
+  for (const r of rows)
+    if (r.note && r.met !== 'NOT RUN') console.log(`  note [${r.bench}] ${r.what}: ${r.note}`);
   for (const r of rows) if (r.met === 'NOT RUN') console.log(`  not run [${r.bench}]: ${r.note}`);
 }
 
@@ -155,7 +168,9 @@ function table(rows: Array<BenchRow & { bench: string }>): string {
 const name = process.argv[2];
 if (name !== undefined && !name.startsWith('--')) {
   if (!names.includes(name)) {
-    console.log(`usage: npm run bench [-- --quick] | npm run bench -- <name> [args]\navailable: ${names.join(', ')}`);
+    console.log(
+      `usage: npm run bench [-- --quick] | npm run bench -- <name> [args]\navailable: ${names.join(', ')}`,
+    );
     process.exit(2);
   }
   process.argv.splice(2, 1); // the benchmark sees its own arguments from argv[2] on
