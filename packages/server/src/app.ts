@@ -175,11 +175,14 @@ async function build(
     connectionTimeout: config.limits.idleTimeoutMs ?? 60_000,
     // Errors before routing (a URL with bad percent-encoding) get the API's error body too (issue 7).
     frameworkErrors: (_err, _req, reply) => {
-      reply.status(400).send(errorBody('COFFER_ERR_BAD_REQUEST', 'the request URL is malformed'));
+      (reply as FastifyReply)
+        .status(400)
+        .send(errorBody('COFFER_ERR_BAD_REQUEST', 'the request URL is malformed'));
     },
     trustProxy: config.trustProxy,
     return503OnClosing: true,
-    forceCloseConnections: false,
+    // On close: idle keep-alive sockets are closed at once, in-flight requests may finish.
+    forceCloseConnections: 'idle',
   });
   const ctx: ServerContext = { config, db: db.db, blobs, secret, now, log: app.log };
   if (opts.faultDelayCommitMs) ctx.faultDelayCommitMs = opts.faultDelayCommitMs;

@@ -57,6 +57,8 @@ export interface ServerConfig {
     requestsPerMinutePerAddress: number;
     /** A connection idle this long (no bytes either way) is closed: stalled / slow-loris uploads. */
     idleTimeoutMs?: number;
+    /** Upload forms (messages + media) per backup id per hour. */
+    uploadFormsPerHour: number;
   };
 }
 
@@ -94,7 +96,12 @@ export function defaultConfig(dataDir = './data'): ServerConfig {
     versionsKept: 3,
     retention: { idleDays: 120, intervalMs: 60 * 60_000 },
     uploads: { tokenTtlMs: 24 * 60 * 60_000, orphanAfterMs: 24 * 60 * 60_000 },
-    limits: { bodyBytes: 64 * 1024, requestsPerMinutePerAddress: 1200, idleTimeoutMs: 60_000 },
+    limits: {
+      bodyBytes: 64 * 1024,
+      requestsPerMinutePerAddress: 1200,
+      idleTimeoutMs: 60_000,
+      uploadFormsPerHour: 1000,
+    },
   };
 }
 

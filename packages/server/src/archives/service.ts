@@ -9,6 +9,7 @@ import { BACKUP_NAME, dayStart } from '@coffer/protocol';
 import type { ServerContext } from '../context.ts';
 import { type BackupsTable, num } from '../db/schema.ts';
 import { randomId } from '../util/crypto.ts';
+import { hitRateLimit } from '../util/rate-limit.ts';
 import { signToken } from '../util/tokens.ts';
 import { levelConfig } from './anon-auth.ts';
 
@@ -138,6 +139,8 @@ export async function createUploadForm(
     });
   }
   const now = ctx.now();
+  // Each form reserves an upload row until its token expires: limit forms per backup id.
+  await hitRateLimit(ctx.db, `upload-form:${idHash}`, ctx.config.limits.uploadFormsPerHour, 3_600_000, now);
   const uploadId = randomId(16);
   const expiresAt = now + ctx.config.uploads.tokenTtlMs;
   await ctx.db
