@@ -94,25 +94,33 @@ export class S3TusStore extends S3Store {
 
   /**
    * @tus/s3-store's remove aborts the multipart upload first and gives up on NoSuchUpload - which
-   * is what S3 answers for a COMPLETED upload, so finished uploads were never deleted. Here: if the
-   * upload's `.info` still exists, its objects are deleted one by one (idempotent).
+   * is what S3 answers for a COMPLETED upload, so finished uploads were never deleted. Here: read
+   * the `.info` (absent: FILE_NOT_FOUND), abort the multipart upload if it is still open, then
+   * delete the object, the pending partial part and the `.info` in one DeleteObjects request.
    */
   override async remove(id: string): Promise<void> {
     const key = this.#key(id);
+    let uploadId: string | undefined;
     try {
-      await super.remove(key);
-      return;
-    } catch (err) {
-      if (err !== ERRORS.FILE_NOT_FOUND) throw err;
-    }
-    try {
-      await this.client.headObject({ Bucket: this.bucket, Key: `${key}.info` });
+      uploadId = (await this.getMetadata(key))['upload-id'];
     } catch {
       throw ERRORS.FILE_NOT_FOUND;
     }
-    for (const k of [key, `${key}.part`, `${key}.info`]) {
-      await this.client.deleteObject({ Bucket: this.bucket, Key: k });
+    if (uploadId) {
+      await this.client
+        .abortMultipartUpload({ Bucket: this.bucket, Key: key, UploadId: uploadId })
+        .catch((err: unknown) => {
+          const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+          if (e.name !== 'NoSuchUpload' && e.name !== 'NoSuchKey' && e.$metadata?.httpStatusCode !== 404)
+            throw err;
+        });
     }
+    const res = await this.client.deleteObjects({
+      Bucket: this.bucket,
+      Delete: { Objects: [{ Key: key }, { Key: `${key}.part` }, { Key: `${key}.info` }], Quiet: true },
+    });
+    const failed = (res.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+    if (failed.length > 0) throw new Error(`deleting the upload failed: ${failed[0]?.Code}`);
   }
 
   /** Destroys the store's S3 client (its sockets). */

@@ -1,0 +1,371 @@
+// Server benchmark: the embedded defaults (SQLite + files) against scale-out storage (PostgreSQL +
+// S3) in one run, each in its own `coffer serve` process on loopback.
+//
+//   npm run bench -- server [--quick] [--rate 1000] [--seconds 10] [--backups 200] [--concurrency 16]
+//                           [--size BYTES] [--large N --large-mb MB] [--modes embedded,pg-s3]
+//
+// Figures per mode:
+// - control endpoints (GET /v1/accounts/me: device auth + a database read, and GET
+//   /v1/credentials/keys) at a fixed request rate (autocannon, open loop): p50 / p99 / max latency;
+// - backups per second: tus create + upload + commit (one metadata transaction making the blob
+//   current) of `--backups` messages backups of `--size` bytes, `--concurrency` at a time (upload
+//   forms are fetched before the clock starts: their signing is client-side CPU, not server work);
+// - peak server RSS while `--large` uploads of `--large-mb` MiB run at once (memory must stay flat).
+// PostgreSQL: COFFER_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/test), one fresh schema.
+// S3: COFFER_TEST_S3_URL (+ AWS_* credentials), else a throwaway Swift on ports 26485-26489.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import type { TestClient } from '../packages/server/test/helpers.ts';
+import { socketClient } from '../packages/server/test/socket-helpers.ts';
+import {
+  createPgSchema,
+  createS3Prefix,
+  freePortInRange,
+  parseS3Url,
+  S3_TEST_SECRET,
+  S3_TEST_USER,
+  sharedScriptsDir,
+} from '../test-support/services.ts';
+import { repoRoot } from '../test-support/vectors.ts';
+import { type BenchRow, report } from './_report.ts';
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const arg = (name: string, full: number, q: number): number => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(argv[i + 1]) : quick ? q : full;
+};
+const RATE = arg('rate', 1000, 500);
+const SECONDS = arg('seconds', 10, 5);
+const BACKUPS = arg('backups', 200, 60);
+const CONCURRENCY = arg('concurrency', 16, 8);
+const SIZE = arg('size', 256 * 1024, 128 * 1024);
+const LARGE = arg('large', 50, 10);
+const LARGE_MB = arg('large-mb', 32, 8);
+const modesArg = argv.includes('--modes') ? argv[argv.indexOf('--modes') + 1] : 'embedded,pg-s3';
+const MODES = (modesArg ?? 'embedded,pg-s3').split(',') as Array<'embedded' | 'pg-s3'>;
+
+interface ModeResult {
+  mode: string;
+  p50: number;
+  p99: number;
+  max: number;
+  achievedRate: number;
+  non2xx: number;
+  backupsPerSecond: number;
+  baselineRssMb: number;
+  peakRssMb: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function rssMb(pid: number): { now: number; peak: number } {
+  const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0);
+  return { now: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+async function startServe(dir: string, env: Record<string, string>, extraArgs: string[]) {
+  const port = await freePortInRange(26400, 26479);
+  const config = path.join(dir, 'bench.json');
+  fs.writeFileSync(
+    config,
+    JSON.stringify({
+      verification: {
+        perIdentifier: { limit: 1000, windowMs: 3_600_000 },
+        perAddress: { limit: 1e6, windowMs: 3_600_000 },
+      },
+      credentials: { maxRequestsPerDay: 1000 },
+      limits: { requestsPerMinutePerAddress: 1e9 },
+      logLevel: 'warn',
+    }),
+  );
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      path.join(repoRoot, 'packages/cli/bin/coffer.js'),
+      'serve',
+      '--data',
+      path.join(dir, 'data'),
+      '--port',
+      String(port),
+      '--config',
+      config,
+      '--dev-outbox',
+      '--no-web',
+      ...extraArgs,
+    ],
+    { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`coffer serve did not start:\n${out}`)), 120_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('Coffer server listening on')) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.once('exit', (code) => reject(new Error(`coffer serve exited ${code}:\n${out}`)));
+  });
+  return {
+    base: `http://127.0.0.1:${port}`,
+    child,
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(15_000).then(() => child.kill('SIGKILL'))]);
+    },
+  };
+}
+
+async function registerClient(base: string, k: number): Promise<TestClient> {
+  const c = socketClient(base, Date.now, `bench${k}-${randomBytes(3).toString('hex')}@example.org`);
+  const s = await c.json({
+    method: 'POST',
+    url: '/v1/verification/sessions',
+    payload: { identifier: c.identifier },
+  });
+  const ob = await c.json({
+    method: 'GET',
+    url: `/v1/dev/outbox?identifier=${encodeURIComponent(c.identifier)}`,
+  });
+  const code = ob.body.messages.at(-1).code as string;
+  await c.json({
+    method: 'PUT',
+    url: `/v1/verification/sessions/${s.body.sessionId}/code`,
+    payload: { code },
+  });
+  const r = await c.json({ method: 'POST', url: '/v1/accounts', payload: { sessionId: s.body.sessionId } });
+  if (r.status !== 200) throw new Error(`register: ${r.status}`);
+  c.aci = r.body.aci;
+  c.deviceToken = r.body.deviceToken;
+  c.level = r.body.level;
+  if ((await c.fetchCredentials([0], c.level, [1])).status !== 200) throw new Error('credentials');
+  if ((await c.setKey(1)).status !== 204) throw new Error('set key');
+  return c;
+}
+
+interface Form {
+  auth: string;
+}
+
+async function uploadForm(c: TestClient, length: number): Promise<Form> {
+  const f = await c.signed('GET', `/v1/archives/upload/form?uploadLength=${length}`);
+  if (f.status !== 200) throw new Error(`form ${f.status}`);
+  return { auth: f.body.headers.Authorization as string };
+}
+
+/** One backup: tus create, one PATCH with the whole body (the server commits before answering). */
+async function backup(base: string, form: Form, body: Uint8Array): Promise<void> {
+  const tus = { 'Tus-Resumable': '1.0.0', Authorization: form.auth };
+  const c = await fetch(`${base}/v1/uploads`, {
+    method: 'POST',
+    headers: { ...tus, 'Upload-Length': String(body.length) },
+  });
+  if (c.status !== 201) throw new Error(`tus create ${c.status}`);
+  const loc = new URL(c.headers.get('location')!, base).toString();
+  const p = await fetch(loc, {
+    method: 'PATCH',
+    headers: { ...tus, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' },
+    body: body as Uint8Array<ArrayBuffer>,
+  });
+  if (p.status !== 204) throw new Error(`tus patch ${p.status}: ${await p.text()}`);
+}
+
+/** A large upload streamed from a generator (the client never holds it whole either). */
+async function largeBackup(base: string, form: Form, mb: number): Promise<void> {
+  const tus = { 'Tus-Resumable': '1.0.0', Authorization: form.auth };
+  const length = mb * 1024 * 1024;
+  const c = await fetch(`${base}/v1/uploads`, {
+    method: 'POST',
+    headers: { ...tus, 'Upload-Length': String(length) },
+  });
+  if (c.status !== 201) throw new Error(`tus create ${c.status}`);
+  const loc = new URL(c.headers.get('location')!, base).toString();
+  const chunk = randomBytes(1024 * 1024);
+  let sent = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(ctl) {
+      if (sent >= mb) return ctl.close();
+      sent++;
+      ctl.enqueue(new Uint8Array(chunk));
+    },
+  });
+  const p = await fetch(loc, {
+    method: 'PATCH',
+    headers: { ...tus, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' },
+    body: stream,
+    duplex: 'half',
+  } as RequestInit);
+  if (p.status !== 204) throw new Error(`large tus patch ${p.status}: ${await p.text()}`);
+}
+
+async function controlLoad(
+  base: string,
+  c: TestClient,
+): Promise<Pick<ModeResult, 'p50' | 'p99' | 'max' | 'achievedRate' | 'non2xx'>> {
+  const today = Math.floor(Date.now() / 86_400_000) * 86_400;
+  const res = await autocannon({
+    url: base,
+    connections: 50,
+    overallRate: RATE,
+    duration: SECONDS,
+    requests: [
+      { method: 'GET', path: '/v1/accounts/me', headers: { authorization: `Bearer ${c.deviceToken}` } },
+      { method: 'GET', path: `/v1/credentials/keys?start=${today}&end=${today + 86_400}` },
+    ],
+  });
+  return {
+    p50: res.latency.p50,
+    p99: res.latency.p99,
+    max: res.latency.max,
+    achievedRate: res.requests.average,
+    non2xx: res.non2xx + res.errors,
+  };
+}
+
+async function runMode(mode: 'embedded' | 'pg-s3', s3Url: string | undefined): Promise<ModeResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `coffer-bench-server-${mode}-`));
+  const cleanups: Array<() => Promise<void>> = [async () => fs.rmSync(dir, { recursive: true, force: true })];
+  try {
+    const extra: string[] = [];
+    const env: Record<string, string> = {};
+    if (mode === 'pg-s3') {
+      const schema = await createPgSchema('bench');
+      cleanups.push(schema.drop);
+      if (s3Url) process.env.COFFER_TEST_S3_URL = s3Url;
+      const prefix = await createS3Prefix('bench');
+      cleanups.push(prefix.cleanup);
+      const target = parseS3Url(prefix.url);
+      const blobUrl = new URL(prefix.url);
+      blobUrl.username = '';
+      blobUrl.password = '';
+      env.AWS_ACCESS_KEY_ID = target.credentials?.accessKeyId ?? '';
+      env.AWS_SECRET_ACCESS_KEY = target.credentials?.secretAccessKey ?? '';
+      extra.push('--db', schema.url, '--blobs', blobUrl.toString());
+    }
+    const server = await startServe(dir, env, extra);
+    cleanups.unshift(server.stop);
+    const pid = server.child.pid!;
+    process.stderr.write(`[${mode}] registering clients\n`);
+    const clients: TestClient[] = [];
+    for (let i = 0; i < CONCURRENCY; i++) clients.push(await registerClient(server.base, i));
+    await sleep(3000); // let background credential-key generation finish
+
+    process.stderr.write(`[${mode}] control endpoints at ${RATE} req/s for ${SECONDS} s\n`);
+    const control = await controlLoad(server.base, clients[0]!);
+
+    process.stderr.write(`[${mode}] ${BACKUPS} backups of ${SIZE} bytes, ${CONCURRENCY} at a time\n`);
+    const forms: Form[] = [];
+    for (let i = 0; i < BACKUPS; i++) forms.push(await uploadForm(clients[i % clients.length]!, SIZE));
+    const body = new Uint8Array(randomBytes(SIZE));
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < BACKUPS) {
+          const i = next++;
+          await backup(server.base, forms[i]!, body);
+        }
+      }),
+    );
+    const backupsPerSecond = BACKUPS / ((performance.now() - t0) / 1000);
+
+    process.stderr.write(`[${mode}] ${LARGE} concurrent uploads of ${LARGE_MB} MiB\n`);
+    const largeForms: Form[] = [];
+    for (let i = 0; i < LARGE; i++)
+      largeForms.push(await uploadForm(clients[i % clients.length]!, LARGE_MB * 1024 * 1024));
+    const baseline = rssMb(pid).now;
+    let peak = baseline;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssMb(pid).now);
+    }, 100);
+    await Promise.all(largeForms.map((f) => largeBackup(server.base, f, LARGE_MB)));
+    clearInterval(sampler);
+    return { mode, ...control, backupsPerSecond, baselineRssMb: baseline, peakRssMb: peak };
+  } finally {
+    for (const c of cleanups) await c().catch(() => undefined);
+  }
+}
+
+function ensureSwift(): { url: string; stop(): void } | undefined {
+  if (process.env.COFFER_TEST_S3_URL) return undefined;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-swift-'));
+  const script = path.join(sharedScriptsDir(), 's3-swift.sh');
+  const r = spawnSync('bash', [script, dir, '26485'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`could not start Swift for the benchmark: ${r.stderr}`);
+  const endpoint = encodeURIComponent('http://127.0.0.1:26485');
+  return {
+    url: `s3://${encodeURIComponent(S3_TEST_USER)}:${encodeURIComponent(S3_TEST_SECRET)}@coffer-bench?endpoint=${endpoint}&region=us-east-1`,
+    stop() {
+      spawnSync('bash', [script, '--stop', dir]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const load0 = os.loadavg()[0] ?? 0;
+const swift = MODES.includes('pg-s3') ? ensureSwift() : undefined;
+const results: ModeResult[] = [];
+try {
+  for (const m of MODES) results.push(await runMode(m, swift?.url));
+} finally {
+  swift?.stop();
+}
+
+const fmt = (n: number, d = 1) => n.toFixed(d);
+const emb = results.find((r) => r.mode === 'embedded');
+const so = results.find((r) => r.mode === 'pg-s3');
+const rows: BenchRow[] = [];
+for (const r of results) {
+  rows.push({
+    what: `[${r.mode}] control p50 / p99 / max at ${RATE} req/s (got ${fmt(r.achievedRate, 0)}/s, ${r.non2xx} errors)`,
+    coffer: `${r.p50} / ${r.p99} / ${r.max} ms`,
+    reference: '50 ms p99',
+    ratio: fmt(50 / Math.max(r.p99, 0.001), 2),
+    target: 'p99 < 50 ms',
+    met: r.p99 < 50 && r.non2xx === 0 ? 'yes' : 'NO',
+  });
+  rows.push({
+    what: `[${r.mode}] peak server RSS, ${LARGE} concurrent uploads of ${LARGE_MB} MiB`,
+    coffer: `${fmt(r.peakRssMb, 0)} MiB (before ${fmt(r.baselineRssMb, 0)})`,
+    reference: `${LARGE * LARGE_MB} MiB uploaded`,
+    ratio: fmt((r.peakRssMb - r.baselineRssMb) / (LARGE * LARGE_MB), 3),
+    target: 'flat (growth << bytes in flight)',
+    met: r.peakRssMb - r.baselineRssMb < Math.max(256, (LARGE * LARGE_MB) / 4) ? 'yes' : 'NO',
+  });
+}
+if (emb && so) {
+  rows.push({
+    what: `backups/s (${BACKUPS} x ${SIZE / 1024} KiB, ${CONCURRENCY} at a time): PostgreSQL+S3 vs embedded`,
+    coffer: `${fmt(so.backupsPerSecond)}/s`,
+    reference: `${fmt(emb.backupsPerSecond)}/s`,
+    ratio: fmt(so.backupsPerSecond / emb.backupsPerSecond, 2),
+    target: '',
+    met: '',
+    note:
+      'one process each on this machine; PostgreSQL+S3 is for several processes on several machines; ' +
+      `load average ${load0.toFixed(1)} at start, ${(os.loadavg()[0] ?? 0).toFixed(1)} at end on ${os.cpus().length} cores`,
+  });
+} else {
+  for (const r of results) {
+    rows.push({
+      what: `[${r.mode}] backups/s (${BACKUPS} x ${SIZE / 1024} KiB, ${CONCURRENCY} at a time)`,
+      coffer: `${fmt(r.backupsPerSecond)}/s`,
+      reference: '-',
+      ratio: '-',
+      target: '',
+      met: '',
+    });
+  }
+}
+report('server', rows);
