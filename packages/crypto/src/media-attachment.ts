@@ -57,8 +57,10 @@ export function attachmentBlobSize(size: number): number {
 export function sealAttachment(
   plaintext: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array,
   keys64?: Uint8Array,
-  opts: SealAttachmentOptions = {},
+  options: SealAttachmentOptions | Rng = {},
 ): SealedAttachment {
+  // CONTRACTS.md form `sealAttachment(plaintext, keys64?, rng?)` is accepted too.
+  const opts: SealAttachmentOptions = typeof options === 'function' ? { rng: options } : options;
   if (keys64 !== undefined) abytes('keys64', keys64, 64);
   const keys = keys64?.slice() ?? (opts.rng ? _takeRandom(opts.rng, 64) : randomBytes(64));
   const iv = opts.rng ? _takeRandom(opts.rng, 16) : randomBytes(16);

@@ -25,8 +25,9 @@ export interface MediaTierOptions {
 export async function* sealMediaTier(
   blob: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array,
   mediaKey: SealKey,
-  opts: MediaTierOptions = {},
+  options: MediaTierOptions | Rng = {},
 ): AsyncGenerator<Uint8Array> {
+  const opts: MediaTierOptions = typeof options === 'function' ? { rng: options } : options;
   assertSealKey('mediaKey', mediaKey);
   const iv = opts.rng ? _takeRandom(opts.rng, 16) : randomBytes(16);
   const platform = await getPlatform(opts.platform);

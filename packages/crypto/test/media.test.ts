@@ -149,6 +149,28 @@ describe.each(PLATFORMS)('attachment vectors [%s]', (platform) => {
   });
 });
 
+describe('contract forms', () => {
+  it('sealAttachment(plaintext, keys64, rng) and sealMediaTier(blob, key, rng) take a bare rng', async () => {
+    const c = V.attachmentSmall;
+    const s = sealAttachment(
+      new TextEncoder().encode(c.plaintextUtf8),
+      hex(c.keys64_aesThenMac),
+      fixed(c.iv),
+    );
+    expect(toHex(await collect(s.blob))).toBe(c.ciphertextBlobHex_ivCtMac);
+    const t = V.backupTierCopyOfMultiChunk;
+    const mk = hex(t.mediaEncryptionKey_hmacThenAes);
+    const a = await collect(
+      sealMediaTier(
+        new Uint8Array(100),
+        { hmacKey: mk.slice(0, 32), aesKey: mk.slice(32) },
+        fixed(t.outerIv),
+      ),
+    );
+    expect(toHex(a.subarray(0, 16))).toBe(t.outerIv);
+  });
+});
+
 describe('incremental MAC agrees with libsignal DigestingPassThrough', () => {
   for (const size of [0, 1, 65_000, 65_536 * 2 - 80, 300_000, 16 * 1024 * 1024 + 5000]) {
     it(`plaintext ${size} bytes`, async () => {
