@@ -203,6 +203,13 @@ export async function commitMessagesUpload(
       .where('state', '!=', 'committed')
       .executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) return false;
+    // Pointer swap first: it locks the backup row, so concurrent commits for one backup (several
+    // processes; PostgreSQL runs them in parallel) queue here and each then reads the other's seq.
+    await trx
+      .updateTable('backups')
+      .set({ current_version_id: versionId, last_refresh: dayMs(now) })
+      .where('backup_id_hash', '=', backup.backup_id_hash)
+      .execute();
     const last = await trx
       .selectFrom('backup_versions')
       .select((eb) => eb.fn.max('seq').as('seq'))
@@ -218,11 +225,6 @@ export async function commitMessagesUpload(
         size,
         created_at: now,
       })
-      .execute();
-    await trx
-      .updateTable('backups')
-      .set({ current_version_id: versionId, last_refresh: dayMs(now) })
-      .where('backup_id_hash', '=', backup.backup_id_hash)
       .execute();
     return true;
   });

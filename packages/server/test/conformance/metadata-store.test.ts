@@ -235,6 +235,10 @@ describe.each(drivers)('metadata store conformance: $name', (driver) => {
     const backup = await h2.db.selectFrom('backups').selectAll().where('backup_id_hash', '=', idHash).executeTakeFirstOrThrow();
     const current = versions.find((v) => v.version_id === backup.current_version_id);
     expect(current).toBeDefined();
+    // Commit order is total: no two versions share a sequence number, and the current one is last.
+    const seqs = versions.map((v) => num(v.seq));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(num(current!.seq)).toBe(Math.max(...seqs));
     const states = await h1.db.selectFrom('uploads').select('state').where('backup_id_hash', '=', idHash).execute();
     expect(states.map((s) => s.state)).toEqual(['committed', 'committed', 'committed', 'committed']);
     // Each kept version's blob holds exactly the bytes of one upload; losers' blobs were removed.
