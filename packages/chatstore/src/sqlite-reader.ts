@@ -140,6 +140,11 @@ class ChildCursor<T> {
   }
 }
 
+const MESSAGE_COLUMNS =
+  'id, chat_id, author_id, date_sent, kind, outgoing, date_received, date_server_sent, read, sealed_sender, ' +
+  'body, quote_target_ts, quote_author_id, quote_body, quote_type, sticker_pack_id, sticker_pack_key, ' +
+  'sticker_id, sticker_emoji';
+
 /** All messages in render order with their children. Must be fully consumed or returned. */
 export function* readMessages(db: Database.Database, chatId?: number): Generator<MessageModel> {
   const where =
@@ -164,41 +169,47 @@ export function* readMessages(db: Database.Database, chatId?: number): Generator
       .iterate(...args) as Iterable<Row>,
     attachmentFromRow,
   );
+  // Raw rows (arrays) with an explicit column list: one row per message makes this the backup's
+  // hottest loop, and better-sqlite3 builds a keyed object per row about 2x slower than an array
+  // (bench/README.md, performance notes). Indexes below follow MESSAGE_COLUMNS.
   const msgSql =
     chatId === undefined
-      ? 'SELECT * FROM messages ORDER BY id'
-      : 'SELECT * FROM messages WHERE chat_id = ? ORDER BY id';
+      ? `SELECT ${MESSAGE_COLUMNS} FROM messages ORDER BY id`
+      : `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? ORDER BY id`;
   try {
-    for (const r of db.prepare(msgSql).iterate(...args) as Iterable<Row>) {
-      const id = Number(r.id);
+    for (const r of db
+      .prepare(msgSql)
+      .raw(true)
+      .iterate(...args) as Iterable<unknown[]>) {
+      const id = Number(r[0]);
       yield {
-        chatId: Number(r.chat_id),
-        authorId: Number(r.author_id),
-        dateSent: Number(r.date_sent),
-        kind: r.kind as MessageModel['kind'],
-        outgoing: r.outgoing === 1,
-        dateReceived: Number(r.date_received),
-        dateServerSent: num(r.date_server_sent),
-        read: r.read === 1,
-        sealedSender: r.sealed_sender === 1,
-        body: str(r.body),
+        chatId: Number(r[1]),
+        authorId: Number(r[2]),
+        dateSent: Number(r[3]),
+        kind: r[4] as MessageModel['kind'],
+        outgoing: r[5] === 1,
+        dateReceived: Number(r[6]),
+        dateServerSent: num(r[7]),
+        read: r[8] === 1,
+        sealedSender: r[9] === 1,
+        body: str(r[10]),
         quote:
-          r.quote_author_id == null
+          r[12] == null
             ? null
             : {
-                targetSentTimestamp: num(r.quote_target_ts),
-                authorId: Number(r.quote_author_id),
-                body: str(r.quote_body),
-                type: Number(r.quote_type),
+                targetSentTimestamp: num(r[11]),
+                authorId: Number(r[12]),
+                body: str(r[13]),
+                type: Number(r[14]),
               },
         sticker:
-          r.sticker_pack_id == null
+          r[15] == null
             ? null
             : {
-                packId: u8(r.sticker_pack_id)!,
-                packKey: u8(r.sticker_pack_key)!,
-                stickerId: Number(r.sticker_id),
-                emoji: str(r.sticker_emoji),
+                packId: u8(r[15])!,
+                packKey: u8(r[16])!,
+                stickerId: Number(r[17]),
+                emoji: str(r[18]),
               },
         reactions: reactions.take(id),
         revisions: revisions.take(id),
