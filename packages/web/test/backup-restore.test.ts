@@ -15,6 +15,7 @@ const IDENTIFIER = 'alice@example.test';
 let server: RunningServer;
 const opened: Profile[] = [];
 let shot: (page: Page, step: string) => Promise<void>;
+const timings: Record<string, number> = {};
 
 beforeAll(async () => {
   const dist = await buildBundle();
@@ -23,6 +24,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  console.log(`web timings (ms): ${JSON.stringify(timings)}`);
   for (const p of opened) await p.close().catch(() => undefined);
   await server?.close();
 });
@@ -37,7 +39,7 @@ async function profile(name: string): Promise<Profile> {
 async function verifyIdentity(page: Page, step: string): Promise<void> {
   await page.getByLabel('Phone number or e-mail').fill(IDENTIFIER);
   await page.getByRole('button', { name: 'Send code' }).click();
-  await expect.poll(() => page.getByTestId('dev-code').textContent()).toMatch(/^\d{6}$/);
+  await expect.poll(() => page.getByTestId('dev-code').textContent(), { timeout: 30_000 }).toMatch(/^\d{6}$/);
   await expect(await page.getByText('Development', { exact: true }).isVisible()).toBe(true);
   await shot(page, step);
   await page.getByRole('button', { name: 'Use this code' }).click();
@@ -94,8 +96,10 @@ describe('web app: back up in one browser profile, restore in another', () => {
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('identifier');
     await verifyIdentity(page, 'a-verification-code');
 
+    const seeded = Date.now();
     await page.getByRole('button', { name: 'Generate sample history' }).click();
     namesA = await chatNames(page);
+    timings.seedMs = Date.now() - seeded;
     expect(namesA.length).toBeGreaterThanOrEqual(8);
     await shot(page, 'a-chats');
 
@@ -110,8 +114,10 @@ describe('web app: back up in one browser profile, restore in another', () => {
 
     await openBackups(page);
     await shot(page, 'a-backups-off');
+    const enabling = Date.now();
     await page.getByRole('button', { name: 'Turn on backups' }).click();
     await waitOrAlert(page, page.getByTestId('recovery-key'));
+    timings.enableMs = Date.now() - enabling;
     const groups = await page.getByTestId('recovery-key').locator('span').allTextContents();
     expect(groups).toHaveLength(16);
     expect(groups.every((g) => /^[0-9A-Z]{4}$/.test(g))).toBe(true);
@@ -123,22 +129,28 @@ describe('web app: back up in one browser profile, restore in another', () => {
     const typo = `${recoveryKey.slice(0, 10)}${recoveryKey[10] === 'A' ? 'B' : 'A'}${recoveryKey.slice(11)}`;
     await page.getByLabel('Recovery key', { exact: true }).fill(typo);
     await page.getByRole('button', { name: 'Confirm' }).click();
-    await expect.poll(() => page.getByRole('alert').first().textContent()).toMatch(/does not match/);
+    await expect
+      .poll(() => page.getByRole('alert').first().textContent(), { timeout: 30_000 })
+      .toMatch(/does not match/);
     // Lower case with dashes is the same key (spec 1: any case, spaces or dashes).
     await page.getByLabel('Recovery key', { exact: true }).fill(groups.join('-').toLowerCase());
     await page.getByRole('button', { name: 'Confirm' }).click();
     await waitOrAlert(page, page.getByRole('button', { name: 'Back up now' }));
 
+    let t0 = Date.now();
     await page.getByRole('button', { name: 'Back up now' }).click();
     await page.getByRole('progressbar', { name: 'Backup progress' }).waitFor();
     await shot(page, 'a-backing-up');
     await waitOrAlert(page, page.getByText('Backup complete.'));
+    timings.backupMs = Date.now() - t0;
     expect(await page.getByTestId('last-backup').textContent()).not.toBe('Never');
     expect(await page.getByTestId('media-count').textContent()).toMatch(/^[1-9]\d* files/);
     await shot(page, 'a-backed-up');
 
+    t0 = Date.now();
     await page.getByRole('button', { name: 'Verify backup' }).click();
     await waitOrAlert(page, page.getByText('Your backup is restorable.'));
+    timings.verifyMs = Date.now() - t0;
     expect(await page.getByTestId('last-verified').textContent()).not.toBe('Never');
     await shot(page, 'a-verified');
 
@@ -173,7 +185,7 @@ describe('web app: back up in one browser profile, restore in another', () => {
     // Mistyped: one character short.
     await keyBox.fill(recoveryKey.slice(0, 63));
     await page.getByRole('button', { name: 'Restore' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/64/);
+    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 30_000 }).toMatch(/64/);
     await shot(page, 'b-mistyped-key');
 
     // Well-formed but another key: refused, and nothing is imported.
@@ -188,8 +200,10 @@ describe('web app: back up in one browser profile, restore in another', () => {
 
     await keyBox.fill(recoveryKey.match(/.{4}/g)!.join(' '));
     await page.getByRole('button', { name: 'Restore' }).click();
+    const restoreStart = Date.now();
     await page.locator('[role=alert]:not(:empty)').waitFor({ state: 'detached' });
     await waitOrAlert(page, page.getByRole('button', { name: 'Open chats' }));
+    timings.restoreMs = Date.now() - restoreStart;
     expect(await page.getByRole('status').first().textContent()).toContain(`Restored ${namesA.length} chats`);
     await shot(page, 'b-restored');
     await page.getByRole('button', { name: 'Open chats' }).click();
@@ -201,9 +215,12 @@ describe('web app: back up in one browser profile, restore in another', () => {
     // Media arrives in the background: wait for a decoded photo.
     const img = page.locator('img.media').first();
     await img.waitFor({ timeout: 120_000 });
+    timings.firstPhotoAfterRestoreMs = Date.now() - restoreStart;
     await expect
-      .poll(() =>
-        img.evaluate((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth),
+      .poll(
+        () =>
+          img.evaluate((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth),
+        { timeout: 30_000 },
       )
       .toBeGreaterThan(0);
     await shot(page, 'b-conversation-with-photo');
