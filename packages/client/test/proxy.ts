@@ -9,6 +9,8 @@ export interface Proxy {
   /** Cut the first connection whose server->client bytes pass `afterBytes`, once. */
   cutNextDownload(afterBytes: number): void;
   cuts: number;
+  /** While true, every new connection gets an HTTP 503 (server overloaded / maintenance). */
+  unavailable: boolean;
   close(): Promise<void>;
 }
 
@@ -18,8 +20,14 @@ export async function startProxy(
 ): Promise<Proxy> {
   const sockets = new Set<net.Socket>();
   let cutAfter: number | undefined;
-  const state = { cuts: 0 };
+  const state = { cuts: 0, unavailable: false };
   const server = net.createServer((client) => {
+    if (state.unavailable) {
+      sockets.add(client);
+      client.on('error', () => {});
+      client.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      return;
+    }
     const upstream = net.connect(target.port, target.host);
     sockets.add(client);
     sockets.add(upstream);
@@ -66,6 +74,12 @@ export async function startProxy(
     },
     get cuts() {
       return state.cuts;
+    },
+    get unavailable() {
+      return state.unavailable;
+    },
+    set unavailable(v: boolean) {
+      state.unavailable = v;
     },
     async close() {
       for (const s of sockets) s.destroy();
