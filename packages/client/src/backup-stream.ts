@@ -35,6 +35,23 @@ async function* counting(
   onFrame(n);
 }
 
+/** The same for a synchronous source: stays synchronous so the writer needs no await per frame. */
+function* countingSync(
+  frames: Iterable<Frame>,
+  onFrame: (n: number) => void,
+  signal?: AbortSignal,
+): Generator<Frame> {
+  let n = 0;
+  for (const f of frames) {
+    yield f;
+    if (++n % 8192 === 0) {
+      if (signal?.aborted) throw cancelled();
+      onFrame(n);
+    }
+  }
+  onFrame(n);
+}
+
 export function cancelled(): CofferError {
   return new CofferError('COFFER_ERR_CANCELLED', 'The operation was cancelled; nothing was changed.');
 }
@@ -62,11 +79,12 @@ export function sealedBackupStream(
     firstAppVersion: APP_VERSION,
     debugInfo: new Uint8Array(0),
   };
-  const frames = counting(
-    store.exportFrames(),
-    (n) => opts.onProgress?.({ phase: 'export', items: n }),
-    opts.signal,
-  );
+  const source = store.exportFrames();
+  const report = (n: number) => opts.onProgress?.({ phase: 'export', items: n });
+  const frames =
+    Symbol.asyncIterator in source
+      ? counting(source, report, opts.signal)
+      : countingSync(source, report, opts.signal);
   return sealBackup(writeBackup(info, frames), messageKey);
 }
 
