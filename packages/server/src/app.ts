@@ -702,22 +702,28 @@ async function build(
   let closed = false;
   let pregen: Promise<void> = Promise.resolve();
   const retention = () => runRetention(ctx, source);
+  // Rotation: today's and the coming week's credential keys are created ahead of use, one at a time
+  // in the background (at start and with every job run); close() waits for the key in progress.
+  const pregenerateKeys = () => {
+    pregen = pregen
+      .then(async () => {
+        const today = dayStart(now());
+        for (let i = 0; i < 8; i++) {
+          for (const type of [CREDENTIAL_TYPE.MESSAGES, CREDENTIAL_TYPE.MEDIA]) {
+            if (closed) return;
+            await scheme.publicKeys([today + i * DAY_SECONDS], [config.defaultLevel], [type]);
+          }
+        }
+      })
+      .catch((err: unknown) => app.log.warn({ err: String(err) }, 'credential key pre-generation failed'));
+  };
   if (opts.jobs !== false) {
     timer = setInterval(() => {
       retention().catch((err: unknown) => app.log.error({ err: String(err) }, 'retention job failed'));
+      pregenerateKeys();
     }, config.retention.intervalMs);
     timer.unref();
-    // Pre-create today's and the coming week's credential keys in the background (rotation), one at
-    // a time so startup stays responsive; close() waits for the key in progress.
-    pregen = (async () => {
-      const today = dayStart(now());
-      for (let i = 0; i < 8; i++) {
-        for (const type of [CREDENTIAL_TYPE.MESSAGES, CREDENTIAL_TYPE.MEDIA]) {
-          if (closed) return;
-          await scheme.publicKeys([today + i * DAY_SECONDS], [config.defaultLevel], [type]);
-        }
-      }
-    })().catch((err: unknown) => app.log.warn({ err: String(err) }, 'credential key pre-generation failed'));
+    pregenerateKeys();
   }
 
   return {

@@ -31,3 +31,32 @@ describe('core path over inject: verify -> register -> credentials -> set key ->
     }
   });
 });
+
+describe('credential key rotation', () => {
+  it('creates today and the coming week of keys for the default level in the background', async () => {
+    const ts = await startTestServer({}, { jobs: true });
+    try {
+      const count = async () =>
+        Number(
+          (
+            await ts.server.ctx.db
+              .selectFrom('credential_keys')
+              .select((eb) => eb.fn.countAll<number>().as('n'))
+              .where('level', '=', 200)
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
+      const deadline = Date.now() + 60_000;
+      while ((await count()) < 16 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await count()).toBe(16);
+      const paid = await ts.server.ctx.db
+        .selectFrom('credential_keys')
+        .select('level')
+        .where('level', '=', 201)
+        .execute();
+      expect(paid).toEqual([]);
+    } finally {
+      await ts.close();
+    }
+  });
+});
