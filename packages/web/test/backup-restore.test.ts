@@ -54,6 +54,20 @@ async function waitOrAlert(page: Page, target: Locator, timeout = 120_000): Prom
     throw new Error(`the app reported: ${await alert.first().textContent()}`);
 }
 
+/** Every form control on the screen has a label and every button a name (screen readers, voice control). */
+async function expectLabelled(page: Page): Promise<void> {
+  const unlabelled = await page.evaluate(() =>
+    [...document.querySelectorAll('input, textarea, select, button')]
+      .filter((el) => {
+        const named = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+        if (el instanceof HTMLButtonElement) return !(named || el.textContent?.trim());
+        return !(named || (el as HTMLInputElement).labels?.length);
+      })
+      .map((el) => el.outerHTML.slice(0, 80)),
+  );
+  expect(unlabelled).toEqual([]);
+}
+
 async function chatNames(page: Page): Promise<string[]> {
   await page.getByRole('list', { name: 'Chats' }).waitFor();
   return page.locator('.chat-name').allTextContents();
@@ -94,6 +108,7 @@ describe('web app: back up in one browser profile, restore in another', () => {
     await page.keyboard.press('Enter');
     await page.getByLabel('Phone number or e-mail').waitFor();
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('identifier');
+    await expectLabelled(page);
     await verifyIdentity(page, 'a-verification-code');
 
     const seeded = Date.now();
@@ -109,6 +124,7 @@ describe('web app: back up in one browser profile, restore in another', () => {
     await page.getByRole('textbox', { name: 'Message' }).fill('See you on the new phone');
     await page.getByRole('button', { name: 'Send' }).click();
     await page.getByText('See you on the new phone').waitFor();
+    await expectLabelled(page);
     await shot(page, 'a-conversation');
     await page.getByRole('button', { name: 'Back' }).click();
 
@@ -123,6 +139,10 @@ describe('web app: back up in one browser profile, restore in another', () => {
     expect(groups.every((g) => /^[0-9A-Z]{4}$/.test(g))).toBe(true);
     recoveryKey = groups.join('');
     await shot(page, 'a-recovery-key');
+    await a.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await page.getByText('Recovery key copied.', { exact: false }).waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(groups.join(' '));
 
     await page.getByRole('button', { name: 'I wrote it down' }).click();
     // A typo is caught before the key is accepted as written down.
@@ -145,6 +165,7 @@ describe('web app: back up in one browser profile, restore in another', () => {
     timings.backupMs = Date.now() - t0;
     expect(await page.getByTestId('last-backup').textContent()).not.toBe('Never');
     expect(await page.getByTestId('media-count').textContent()).toMatch(/^[1-9]\d* files/);
+    await expectLabelled(page);
     await shot(page, 'a-backed-up');
 
     t0 = Date.now();
@@ -186,6 +207,7 @@ describe('web app: back up in one browser profile, restore in another', () => {
     await keyBox.fill(recoveryKey.slice(0, 63));
     await page.getByRole('button', { name: 'Restore' }).click();
     await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 30_000 }).toMatch(/64/);
+    await expectLabelled(page);
     await shot(page, 'b-mistyped-key');
 
     // Well-formed but another key: refused, and nothing is imported.
