@@ -343,6 +343,13 @@ export function ChatBackups({ backend, back }: { backend: AppBackend; back: () =
         ) : null}
 
         <ProgressBar progress={progress} label="Backup progress" />
+        <p aria-live="polite" className="status">
+          {busy === 'enable'
+            ? 'Turning on backups: making your recovery key and registering this device…'
+            : ''}
+          {busy === 'disable' ? 'Deleting your backup from the server…' : ''}
+          {busy && !progress && (busy === 'backup' || busy === 'verify') ? 'Starting…' : ''}
+        </p>
         <p role="status" className="notice">
           {notice}
         </p>
