@@ -125,7 +125,7 @@ describe(`load: ${CLIENTS} clients for ${SECONDS} s`, () => {
             'upload-length': String(data.length),
             'content-type': 'application/offset+octet-stream',
           },
-          body: data,
+          body: new Uint8Array(data),
         });
       const backup = async (c: SocketClient) => {
         const data = randomBytes(20_000 + Math.floor(Math.random() * 180_000));
@@ -230,7 +230,10 @@ describe(`load: ${CLIENTS} clients for ${SECONDS} s`, () => {
           {
             method: 'GET',
             path: '/v1/archives',
-            setupRequest: (req: { headers?: Record<string, string> }, context: { c?: SocketClient }) => {
+            setupRequest: (
+              req: { headers?: Record<string, string> },
+              context: { c?: SocketClient | undefined },
+            ) => {
               context.c ??= clients[conn++ % clients.length];
               req.headers = {
                 ...req.headers,

@@ -94,7 +94,7 @@ describe('secrets hygiene after a full cycle', () => {
     a = await makeDevice(url, {
       generate: { chats: 3, messages: 120, media: 4, seed: 'hygiene', mediaSize: 2048 },
     });
-    for await (const f of a.store.exportFrames() as AsyncIterable<Frame>) {
+    for await (const f of a.store.exportFrames() as unknown as AsyncIterable<Frame>) {
       const json = JSON.stringify(f, (_k, v) =>
         typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? undefined : v,
       );
