@@ -90,6 +90,7 @@ function expectOnlyOwnOrigin(p: Profile): void {
 describe('web app: back up in one browser profile, restore in another', () => {
   let recoveryKey = '';
   let namesA: string[] = [];
+  let rowsA: string[] = [];
 
   it('profile A registers, seeds a history, opts in, confirms the key and backs up', async () => {
     const a = await profile('a');
@@ -127,6 +128,10 @@ describe('web app: back up in one browser profile, restore in another', () => {
     await expectLabelled(page);
     await shot(page, 'a-conversation');
     await page.getByRole('button', { name: 'Back' }).click();
+    await chatNames(page);
+    // Each chat's name, last message and time, as the list shows them: B must show the same.
+    rowsA = await page.locator('.chat-row').allTextContents();
+    expect(rowsA[0]).toContain('See you on the new phone');
 
     await openBackups(page);
     await shot(page, 'a-backups-off');
@@ -231,6 +236,7 @@ describe('web app: back up in one browser profile, restore in another', () => {
     await page.getByRole('button', { name: 'Open chats' }).click();
 
     expect((await chatNames(page)).sort()).toEqual([...namesA].sort());
+    expect(await page.locator('.chat-row').allTextContents()).toEqual(rowsA);
     await shot(page, 'b-chats');
     await page.locator('.chat-row').first().click();
     await page.getByText('See you on the new phone').waitFor();
