@@ -1,0 +1,78 @@
+// Rollback (issue 7): a server that serves an older version of a backup. The backup's time
+// (BackupInfo.backupTimeMs) is inside the MAC-protected plaintext, so the server cannot change it;
+// the device that made the newer backup remembers when (status().lastBackup.at) and can therefore
+// see that what the server now serves is older. A new device has nothing to compare with: a
+// rollback is invisible to it (a known limit, docs/security.md).
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Device, makeDevice, startServer, type TestServer } from '../../packages/client/test/harness.ts';
+import { freePortInRange } from '../../test-support/services.ts';
+
+describe('rollback by the server', () => {
+  let srv: TestServer;
+  let a: Device;
+  const identifier = `rollback-${Date.now()}@example.org`;
+  let recoveryKey = '';
+
+  beforeAll(async () => {
+    srv = await startServer({}, { port: await freePortInRange(29800, 29899) });
+    a = await makeDevice(srv.url, {
+      generate: { chats: 2, messages: 50, media: 0, seed: 'rollback' },
+    });
+    await a.client.registerWithDevOutbox(identifier);
+    recoveryKey = (await a.client.enableBackups()).recoveryKey;
+  }, 120_000);
+  afterAll(async () => {
+    a?.close();
+    await srv?.close();
+    if (srv) fs.rmSync(srv.dir, { recursive: true, force: true });
+  });
+
+  it('the device that made the newer backup sees that the served one is older; the server cannot hide it', async () => {
+    await a.client.backupNow();
+    const firstAt = (await a.client.status()).lastBackup?.at as number;
+    await new Promise((r) => setTimeout(r, 50));
+    await a.client.backupNow();
+    const lastAt = (await a.client.status()).lastBackup?.at as number;
+    expect(lastAt).toBeGreaterThan(firstAt);
+    const honest = await a.client.verifyLatestBackup();
+    expect(honest.backupAt).toBe(lastAt);
+
+    // the server makes the older version current again (directly in its metadata)
+    const db = srv.server.ctx.db;
+    const backups = await db
+      .selectFrom('backups')
+      .selectAll()
+      .where('current_version_id', 'is not', null)
+      .execute();
+    expect(backups).toHaveLength(1);
+    const b = backups[0] as (typeof backups)[number];
+    const versions = await db
+      .selectFrom('backup_versions')
+      .selectAll()
+      .where('backup_id_hash', '=', b.backup_id_hash)
+      .orderBy('seq', 'asc')
+      .execute();
+    expect(versions.length).toBe(2);
+    await db
+      .updateTable('backups')
+      .set({ current_version_id: (versions[0] as (typeof versions)[number]).version_id })
+      .where('backup_id_hash', '=', b.backup_id_hash)
+      .execute();
+
+    const served = await a.client.verifyLatestBackup();
+    // the served backup verifies (it is a real, older backup) but carries its own, older time
+    expect(served.backupAt).toBe(firstAt);
+    expect(served.backupAt).toBeLessThan((await a.client.status()).lastBackup?.at as number);
+
+    // a new device restoring now gets the older backup and cannot tell (known limit)
+    const fresh = await makeDevice(srv.url);
+    try {
+      await fresh.client.registerWithDevOutbox(identifier);
+      const restored = await fresh.client.restore({ recoveryKey });
+      expect(restored.backupAt).toBe(firstAt);
+    } finally {
+      fresh.close();
+    }
+  });
+});
