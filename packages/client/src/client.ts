@@ -275,6 +275,13 @@ export class CofferClient {
     const account: StoredAccount = { serverUrl: url, aci: r.aci, deviceToken: r.deviceToken, level: r.level };
     await this.#keys.write(ENTRY_ACCOUNT, JSON.stringify(account));
     api.clearCredentials();
+    // Backups turned on before registering used a device-made account id: from now on the backup
+    // ids come from the server's ACI (a new device derives them from it), so register those keys.
+    const keys = await this.#readJson<StoredKeys>(ENTRY_KEYS);
+    if (keys && keys.aci !== r.aci) {
+      await this.#keys.write(ENTRY_KEYS, JSON.stringify({ ...keys, aci: r.aci }));
+      await this.#updateState((st) => ({ ...st, keysRegistered: false }));
+    }
     return { aci: r.aci, reregistered: r.reregistered };
   }
 

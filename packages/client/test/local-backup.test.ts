@@ -73,3 +73,30 @@ describe('local backups (sealed file, no server)', () => {
 });
 
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+describe('turning backups on before registering', () => {
+  it('switches to the server account id on registration, so a new device can restore', async () => {
+    const { startServer, makeDevice: mk } = await import('./harness.ts');
+    const srv = await startServer({}, { port: 27960 + (process.pid % 30) });
+    try {
+      const a = await mk(srv.url, {
+        generate: { chats: 2, messages: 200, media: 1, seed: 'pre', mediaSize: 500 },
+      });
+      devices.push(a);
+      const { recoveryKey } = await a.client.enableBackups();
+      const localAci = (await a.client.status()).aci;
+      const ident = `pre-${Date.now()}@example.org`;
+      const reg = await a.client.registerWithDevOutbox(ident);
+      expect(reg.aci).not.toBe(localAci);
+      await a.client.backupNow();
+      const b = await mk(srv.url);
+      devices.push(b);
+      await b.client.registerWithDevOutbox(ident);
+      const r = await b.client.restore({ recoveryKey });
+      await r.media;
+      expect(await b.store.digest()).toBe(await a.store.digest());
+    } finally {
+      await srv.close();
+    }
+  });
+});
