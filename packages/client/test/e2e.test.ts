@@ -19,6 +19,8 @@ describe('full cycle over a real socket', () => {
     const a = await makeDevice(srv.url, { generate: history });
     devices.push(a);
     await a.client.registerWithDevOutbox(identifier);
+    // Opt-in first: nothing is uploaded before backups are turned on.
+    await expect(a.client.backupNow()).rejects.toMatchObject({ code: 'COFFER_ERR_NOT_ENABLED' });
     const { recoveryKey, displayKey } = await a.client.enableBackups();
     expect(displayKey.replaceAll(' ', '').toLowerCase()).toBe(recoveryKey);
     expect(await a.client.confirmRecoveryKey(displayKey)).toBe(true);
