@@ -48,6 +48,7 @@ export async function startServer(
     server,
     async close() {
       await server.close();
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
