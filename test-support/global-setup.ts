@@ -68,6 +68,19 @@ async function startSwift(): Promise<{ dir: string; url: string }> {
   const port = await findFreePortBlock();
   const dir = mkdtempSync(join(tmpdir(), 'coffer-test-swift-'));
   const script = join(sharedScriptsDir(), 's3-swift.sh');
+  // If this run is killed (no teardown runs), a detached watchdog stops Swift once we are gone.
+  spawn(
+    'bash',
+    [
+      '-c',
+      // (twice: a start still under way when we died may bring servers up after the first stop)
+      'while kill -0 "$0" 2>/dev/null; do sleep 2; done; for i in 1 2; do bash "$1" --stop "$2" >/dev/null 2>&1; sleep 10; done; rm -rf "$2"',
+      String(process.pid),
+      script,
+      dir,
+    ],
+    { detached: true, stdio: 'ignore' },
+  ).unref();
   try {
     // 1 MiB parts keep the multipart tests small (AWS's 5 MiB minimum is the driver's default).
     await run('bash', [script, dir, String(port)], { S3_MIN_PART_SIZE: '1048576' });
