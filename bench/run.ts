@@ -22,7 +22,7 @@ const names = readdirSync(here)
  * The figures of issue 8, in table order, with the arguments of each benchmark at full size and
  * with --quick. A benchmark that is not in bench/ yet shows as "not measured".
  */
-const PLAN: Array<{ bench: string; covers: string; full: string[]; quick: string[] }> = [
+const PLAN: Array<{ bench: string; label?: string; covers: string; full: string[]; quick: string[] }> = [
   {
     bench: 'seal',
     covers: 'seal vs zlib -6 and vs gzip|openssl, size vs gzip -6, media seal/open vs openssl',
@@ -47,11 +47,20 @@ const PLAN: Array<{ bench: string; covers: string; full: string[]; quick: string
     full: ['--port', '30100'],
     quick: ['--port', '30100', '--messages', '20000', '--media', '20', '--media-bytes', '20000000'],
   },
+  // One entry per server mode: a failure in one mode does not lose the other's rows.
   {
     bench: 'server',
-    covers: 'control endpoint p99 at 1,000 req/s; 50 concurrent large uploads memory',
-    full: [],
-    quick: ['--quick'],
+    label: 'server (embedded)',
+    covers: 'control endpoint p99 at 1,000 req/s; 50 concurrent large uploads memory (SQLite + files)',
+    full: ['--modes', 'embedded'],
+    quick: ['--quick', '--modes', 'embedded'],
+  },
+  {
+    bench: 'server',
+    label: 'server (pg-s3)',
+    covers: 'the same on PostgreSQL + S3 (scale-out)',
+    full: ['--modes', 'pg-s3'],
+    quick: ['--quick', '--modes', 'pg-s3'],
   },
 ];
 
@@ -64,19 +73,20 @@ async function runAll(argv: string[]): Promise<void> {
   writeFileSync(rowsFile, '');
   const started = new Date();
   const load0 = loadavg();
-  const status: Array<{ bench: string; covers: string; state: string; seconds: number }> = [];
+  const status: Array<{ bench: string; label: string; covers: string; state: string; seconds: number }> = [];
   for (const p of PLAN) {
     if (only && !only.includes(p.bench)) continue;
     if (!names.includes(p.bench)) {
       status.push({
         bench: p.bench,
+        label: p.label ?? p.bench,
         covers: p.covers,
         state: `not measured: bench/${p.bench}.ts missing`,
         seconds: 0,
       });
       continue;
     }
-    const log = join(dir, `${p.bench}.log`);
+    const log = join(dir, `${(p.label ?? p.bench).replace(/\W+/g, '-')}.log`);
     const args = quick ? p.quick : p.full;
     process.stderr.write(`running ${p.bench} ${args.join(' ')} (log: ${log}) ... `);
     const t0 = performance.now();
@@ -85,6 +95,7 @@ async function runAll(argv: string[]): Promise<void> {
     process.stderr.write(`${code === 0 ? 'done' : `FAILED (exit ${code})`} in ${seconds.toFixed(0)} s\n`);
     status.push({
       bench: p.bench,
+      label: p.label ?? p.bench,
       covers: p.covers,
       state: code === 0 ? 'ok' : `failed (exit ${code}), see ${log}`,
       seconds,
@@ -98,7 +109,7 @@ async function runAll(argv: string[]): Promise<void> {
   for (const s of status) {
     if (s.state !== 'ok' || !rows.some((r) => r.bench === s.bench)) {
       rows.push({
-        bench: s.bench,
+        bench: s.label,
         what: s.covers,
         coffer: '-',
         reference: '-',
