@@ -20,8 +20,10 @@ export interface Db {
 export async function createDb(url: string, opts: { baseDir?: string; migrate?: boolean } = {}): Promise<Db> {
   let dialect: Dialect;
   let name: DbDialectName;
+  let sqliteFile: string | undefined;
   if (url.startsWith('sqlite:')) {
     const file = path.resolve(opts.baseDir ?? process.cwd(), url.slice('sqlite:'.length));
+    sqliteFile = file;
     const sqlite = new SqliteDatabase(file);
     // WAL: readers never block the writer; FULL sync so a committed transaction survives power loss.
     sqlite.pragma('journal_mode = WAL');
@@ -38,6 +40,35 @@ export async function createDb(url: string, opts: { baseDir?: string; migrate?: 
     throw new CofferError('COFFER_ERR_CONFIG', 'the database URL must start with sqlite: or postgres:');
   }
   const db = new Kysely<Database>({ dialect });
-  if (opts.migrate !== false) await migrateToLatest(db);
+  if (opts.migrate !== false) {
+    try {
+      await withSqliteMigrationLock(sqliteFile, () => migrateToLatest(db));
+    } catch (err) {
+      await db.destroy();
+      throw err;
+    }
+  }
   return { db, dialect: name, close: () => db.destroy() };
+}
+
+/**
+ * Kysely's migration lock is a no-op on SQLite, so two processes opening a new database at once (the
+ * admin command while the server starts, several test processes) could both run a migration. An
+ * exclusive transaction on a side file (`<db>.migrate-lock`) serialises them across processes;
+ * PostgreSQL uses Kysely's own advisory lock.
+ */
+async function withSqliteMigrationLock(file: string | undefined, run: () => Promise<void>): Promise<void> {
+  if (!file || file === ':memory:') return run();
+  const lock = new SqliteDatabase(`${file}.migrate-lock`);
+  try {
+    lock.pragma('busy_timeout = 60000');
+    lock.exec('BEGIN EXCLUSIVE');
+    try {
+      await run();
+    } finally {
+      lock.exec('COMMIT');
+    }
+  } finally {
+    lock.close();
+  }
 }
