@@ -16,15 +16,6 @@ import {
 } from '@coffer/crypto';
 import { parseJsonProto, writeBackup } from '@coffer/format';
 
-/** CLI input errors (code -> one-line description); the CLI's ERROR_CODES should include these. */
-export const BACKUP_INPUT_ERROR_CODES: Record<string, string> = {
-  COFFER_ERR_CLI_KEY_REQUIRED:
-    'The file is an encrypted backup; --key (recovery key) and --aci are needed to open it.',
-  COFFER_ERR_CLI_ACI: 'The --aci value is not a UUID.',
-  COFFER_ERR_CLI_FS_TOKEN_REQUIRED:
-    'The backup uses forward secrecy; its key needs the 32-byte token from SVR-B (--fs-token HEX).',
-};
-
 export type InputKind = 'binproto' | 'jsonproto' | 'sealed';
 
 export interface InputOptions {

@@ -120,7 +120,7 @@ export async function runAction(json: boolean | undefined, body: () => Promise<v
     await body();
   } catch (err) {
     const e = err as { code?: unknown; message?: string };
-    const code = typeof e.code === 'string' ? e.code : 'COFFER_ERR_INTERNAL';
+    const code = typeof e.code === 'string' ? e.code : 'COFFER_ERR_UNEXPECTED';
     if (json) process.stdout.write(`${JSON.stringify({ error: { code, message: e.message } })}\n`);
     else process.stderr.write(`error ${code}: ${e.message}\n`);
     process.exitCode = code === 'COFFER_ERR_NETWORK' ? 75 : 1;

@@ -19,6 +19,12 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 function isCommanderExit(err: unknown): err is { exitCode: number } {
-  return typeof err === 'object' && err !== null && 'code' in err && 'exitCode' in err &&
-    typeof (err as { code: unknown }).code === 'string' && (err as { code: string }).code.startsWith('commander.');
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    'code' in err &&
+    'exitCode' in err &&
+    typeof (err as { code: unknown }).code === 'string' &&
+    (err as { code: string }).code.startsWith('commander.')
+  );
 }

@@ -40,6 +40,14 @@ export async function runValidation(
   return validateBackup(input.plaintext(), { purpose });
 }
 
+/** @coffer/format's frame reader codes: the bytes could not be read as Backup frames. */
+const FRAME_READ_CODES: ReadonlySet<string> = new Set([
+  'COFFER_ERR_FRAME_TOO_LARGE',
+  'COFFER_ERR_FRAME_TRUNCATED',
+  'COFFER_ERR_FRAME_VARINT',
+  'COFFER_ERR_FRAME_DECODE',
+]);
+
 /** `{code, message, details}` of any error, for --json and the text report. */
 export function describeError(err: unknown): {
   code: string;
@@ -82,11 +90,7 @@ export function formatReport(
     lines.push(...formatError(file, r.error));
     // A legacy sealed file has no magic (spec 3.1) and reads as garbage right at the start.
     const d = describeError(r.error);
-    if (
-      input.kind === 'binproto' &&
-      d.code.startsWith('COFFER_ERR_FRAME') &&
-      (d.details.frameIndex ?? 0) === 0
-    ) {
+    if (input.kind === 'binproto' && FRAME_READ_CODES.has(d.code) && (d.details.frameIndex ?? 0) === 0) {
       lines.push('  hint: if this is an encrypted backup, pass --key RECOVERY_KEY and --aci UUID');
     }
   }
@@ -100,7 +104,7 @@ export function formatError(file: string, err: unknown): string[] {
   // damaged file, bad arguments) means it could not be judged.
   const verdict =
     code === 'COFFER_ERR_BACKUP_INVALID' ||
-    code.startsWith('COFFER_ERR_FRAME') ||
+    FRAME_READ_CODES.has(code) ||
     code === 'COFFER_ERR_BACKUP_NO_INFO';
   const lines = [
     `${file}: ${verdict ? 'INVALID' : 'ERROR'}: ${message}`,

@@ -66,7 +66,7 @@ export class WebChatStore implements ChatStore {
   async writeMedia(plaintextHash: Uint8Array, bytes: Uint8Array, thumbnail = false): Promise<void> {
     if (!thumbnail && !constantTimeEqual(sha256(bytes), plaintextHash)) {
       throw new CofferError(
-        'COFFER_ERR_MEDIA_HASH',
+        'COFFER_ERR_MEDIA_PLAINTEXT_HASH',
         'a restored media file does not match its hash; it was not saved and will be fetched again',
       );
     }
