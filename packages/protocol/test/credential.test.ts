@@ -53,7 +53,9 @@ describe('blind RSA credentials', () => {
     const { blindedMessage, state } = await blindCredentialRequest(info, crypto.randomBytes(16));
     // Either the wrong key cannot sign this blinded value at all (it is above its modulus) or the
     // unblinded signature fails finalize's verification; both are refusals.
-    await expect((async () => finalizeCredential(state, blindSign(wrong, blindedMessage)))()).rejects.toThrow();
+    await expect(
+      (async () => finalizeCredential(state, blindSign(wrong, blindedMessage)))(),
+    ).rejects.toThrow();
   });
 
   it('refuses malformed credentials', () => {

@@ -10,7 +10,7 @@ const run = promisify(execFile);
 
 describe('coffer admin set-level', () => {
   it('sets an account to paid and refuses unknown accounts and levels', async () => {
-    const ts = await startTestServer({}, { dir: undefined });
+    const ts = await startTestServer();
     const c = TestClient.forServer(ts);
     await c.register(ts.sender);
     const dir = ts.dir;
