@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../test-support/vectors.ts';
 import { targets } from './targets.ts';
 
@@ -31,6 +31,10 @@ function jazzerLoads(): string | undefined {
 describe('coverage-guided fuzzing (soak)', () => {
   const unavailable = jazzerLoads();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-fuzz-'));
+  let failed = false; // keep the crashing inputs for inspection
+  afterAll(() => {
+    if (!failed) fs.rmSync(work, { recursive: true, force: true });
+  });
 
   for (const name of names) {
     it(
@@ -90,6 +94,7 @@ describe('coverage-guided fuzzing (soak)', () => {
         );
         const tail = `${r.stdout ?? ''}${r.stderr ?? ''}`.slice(-3000);
         console.log(`${name}:\n${tail.split('\n').slice(-6).join('\n')}`);
+        if (r.status !== 0) failed = true;
         expect(r.status, `jazzer found a problem in ${name} (artifacts in ${work}):\n${tail}`).toBe(0);
       },
       (seconds + 180) * 1000,
