@@ -157,8 +157,11 @@ describe('API attacks: refused with a documented code, nothing changed', () => {
     mediaUrl = new URL(rm.body.mediaUrlPrefix).pathname;
     mediaHeaders = { authorization: rm.body.headers.Authorization };
   }, 120_000);
+  let reopened: TestServer | undefined; // the server after the restart test, on the same folder
   afterAll(async () => {
-    await ts.close();
+    if (!reopened) return ts.close();
+    await reopened.server.close();
+    fs.rmSync(ts.dir, { recursive: true, force: true });
   });
 
   it('small-order backup-id public keys are refused even with a signature that verifies', async () => {
@@ -246,7 +249,7 @@ describe('API attacks: refused with a documented code, nothing changed', () => {
     } finally {
       await again.server.close();
       // reopen for the remaining tests
-      const reopened = await startTestServer(
+      reopened = await startTestServer(
         {
           verification: { devOutbox: true, perIdentifier: { limit: 3, windowMs: 3_600_000 } },
           levels: {
@@ -256,12 +259,13 @@ describe('API attacks: refused with a documented code, nothing changed', () => {
         },
         { dir },
       );
-      reopened.clock.t = clock;
-      Object.assign(ts, { server: reopened.server, clock: reopened.clock, sender: reopened.sender });
+      const r = reopened;
+      r.clock.t = clock;
+      Object.assign(ts, { server: r.server, clock: r.clock, sender: r.sender });
       for (const c of [a, b])
         Object.assign(c, {
-          inject: (o: never) => reopened.server.app.inject(o),
-          now: () => reopened.clock.t,
+          inject: (o: never) => r.server.app.inject(o),
+          now: () => r.clock.t,
         });
     }
   });
