@@ -183,7 +183,7 @@ export async function commitMessagesUpload(
     .selectAll()
     .where('upload_id', '=', uploadId)
     .executeTakeFirst();
-  if (!up || up.kind !== 'messages' || up.state === 'committed') return;
+  if (up?.kind !== 'messages' || up.state === 'committed') return;
   const backup = await ctx.db
     .selectFrom('backups')
     .selectAll()
@@ -310,8 +310,7 @@ export async function storeMedia(
     .where('upload_id', '=', req.sourceUploadId)
     .executeTakeFirst();
   if (
-    !up ||
-    up.kind !== 'media' ||
+    up?.kind !== 'media' ||
     up.backup_id_hash !== backup.backup_id_hash ||
     up.state === 'issued' ||
     up.state === 'committed'
