@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -28,6 +29,11 @@ export interface S3BlobStoreOptions extends S3ConnectionOptions {
   partConcurrency?: number | undefined;
   /** Objects up to this size go up in one PUT (default partSize). */
   multipartThreshold?: number | undefined;
+  /**
+   * A stream whose length is announced (`opts.length`) and at most this size is sent as ONE
+   * streamed PUT, never buffered (default 64 MiB): memory stays flat however many run at once.
+   */
+  streamPutMax?: number | undefined;
   /**
    * `batch`: DeleteObjects (1000 keys per request, with Content-MD5); `single`: one DELETE per key,
    * for stores without DeleteObjects. Default `batch`, falling back to `single` on NotImplemented.
@@ -110,6 +116,7 @@ export class S3BlobStore implements BlobStore {
   readonly #partSize: number;
   readonly #partConcurrency: number;
   readonly #threshold: number;
+  readonly #streamPutMax: number;
   #bulkDelete: 'batch' | 'single';
 
   constructor(opts: S3BlobStoreOptions) {
@@ -129,6 +136,7 @@ export class S3BlobStore implements BlobStore {
     this.#partSize = Math.max(opts.partSize ?? 8 * MiB, 1);
     this.#partConcurrency = Math.max(opts.partConcurrency ?? 4, 1);
     this.#threshold = opts.multipartThreshold ?? this.#partSize;
+    this.#streamPutMax = opts.streamPutMax ?? 64 * MiB;
     this.#bulkDelete = opts.bulkDelete ?? 'batch';
   }
 
@@ -159,6 +167,8 @@ export class S3BlobStore implements BlobStore {
       }
       return this.#putMultipart(key, sliceParts(body, this.#partSizeFor(body.length)), undefined);
     }
+    if (expected !== undefined && expected <= this.#streamPutMax)
+      return this.#putStreamed(key, body, expected);
     // Stream: buffer up to the threshold; a small body goes up in one PUT, a large one in parts.
     const partSize = this.#partSizeFor(expected);
     const iterator = rechunk(body, partSize)[Symbol.asyncIterator]();
@@ -186,6 +196,57 @@ export class S3BlobStore implements BlobStore {
     return length === undefined
       ? this.#partSize
       : Math.max(this.#partSize, Math.ceil(length / (MAX_PARTS - 1)));
+  }
+
+  /**
+   * One PUT with Content-Length = `length`, the body streamed through. A body that runs short or long
+   * breaks the request (the store keeps nothing: a PUT is all or nothing), reported as SOURCE_LENGTH.
+   */
+  async #putStreamed(
+    key: string,
+    body: AsyncIterable<Uint8Array>,
+    length: number,
+  ): Promise<{ size: number }> {
+    let size = 0;
+    let failure: unknown;
+    // A failing body must also end the HTTP request: the SDK pipes the stream, and a pipe does not
+    // pass errors on, so the request would wait for the missing bytes forever.
+    const abort = new AbortController();
+    const fail = (err: unknown): never => {
+      failure ??= err;
+      abort.abort();
+      throw err;
+    };
+    async function* counted(): AsyncIterable<Uint8Array> {
+      try {
+        for await (const chunk of body) {
+          size += chunk.length;
+          if (size > length) fail(lengthMismatch(length, size));
+          yield chunk;
+        }
+      } catch (err) {
+        fail(err);
+      }
+      if (size !== length) fail(lengthMismatch(length, size));
+    }
+    const stream = Readable.from(counted(), { objectMode: false });
+    stream.on('error', () => {}); // reported through `failure`
+    try {
+      await this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.#full(key),
+          Body: stream,
+          ContentLength: length,
+        }),
+        { abortSignal: abort.signal },
+      );
+    } catch (err) {
+      if (failure) throw failure;
+      throw storeError('put', err);
+    }
+    if (failure) throw failure;
+    return { size };
   }
 
   async #putSingle(key: string, bytes: Uint8Array): Promise<void> {

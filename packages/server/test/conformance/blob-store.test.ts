@@ -36,7 +36,13 @@ const drivers: { name: string; open(): Promise<Opened> }[] = [
     name: 's3',
     async open() {
       const p = await createS3Prefix('blob');
-      const store = new S3BlobStore({ ...parseS3BlobStoreUrl(p.url), partSize: PART, partConcurrency: 2 });
+      // streamPutMax = one part: the large case below takes the multipart path, small ones the streamed PUT.
+      const store = new S3BlobStore({
+        ...parseS3BlobStoreUrl(p.url),
+        partSize: PART,
+        partConcurrency: 2,
+        streamPutMax: PART,
+      });
       return {
         store,
         cleanup: async () => {
