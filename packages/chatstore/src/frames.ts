@@ -365,7 +365,8 @@ export function accountFromFrame(a: BackupProto.AccountData): AccountModel {
   };
 }
 
-const emptyRecipient = {
+/** The contact and group fields of a recipient, all unset (self, release notes; spread, then fill in). */
+export const emptyRecipient = {
   aci: null,
   pni: null,
   e164: null,

@@ -1,3 +1,4 @@
+import { emptyRecipient } from './frames.ts';
 import type {
   AccountModel,
   AttachmentModel,
@@ -158,23 +159,8 @@ export async function generateHistory(opts: GenerateOptions, sink: HistorySink):
     },
   });
 
-  const empty = {
-    aci: null,
-    pni: null,
-    e164: null,
-    username: null,
-    profileKey: null,
-    givenName: null,
-    familyName: null,
-    blocked: false,
-    profileSharing: false,
-    masterKey: null,
-    title: null,
-    groupVersion: null,
-    members: [],
-  } satisfies Omit<RecipientModel, 'id' | 'kind'>;
   const SELF = 1;
-  await sink.addRecipient({ id: SELF, kind: 'self', ...empty });
+  await sink.addRecipient({ id: SELF, kind: 'self', ...emptyRecipient });
 
   const groupChats = opts.chats >= 4 ? Math.floor(opts.chats / 4) : 0;
   const directChats = opts.chats - groupChats;
@@ -182,7 +168,7 @@ export async function generateHistory(opts: GenerateOptions, sink: HistorySink):
   const contacts: RecipientModel[] = [];
   for (let i = 0; i < contactCount; i++) {
     const c: RecipientModel = {
-      ...empty,
+      ...emptyRecipient,
       id: 2 + i,
       kind: 'contact',
       aci: uuidBytes(rng),
@@ -202,7 +188,7 @@ export async function generateHistory(opts: GenerateOptions, sink: HistorySink):
     const size = 2 + rng.int(Math.min(6, contacts.length - 1));
     while (memberIdx.size < size) memberIdx.add(rng.int(contacts.length));
     const g: RecipientModel = {
-      ...empty,
+      ...emptyRecipient,
       id: 2 + contactCount + i,
       kind: 'group',
       masterKey: rng.bytes(32),

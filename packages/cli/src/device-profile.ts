@@ -23,6 +23,20 @@ export function addDeviceOptions(cmd: Command): Command {
     .option('--json', 'print one JSON object with the result (for scripts)');
 }
 
+/** Identity verification options of the commands that may register the device first. */
+export interface RegistrationOptions {
+  identifier?: string;
+  code?: string;
+  devCode?: boolean;
+}
+
+export function addRegistrationOptions(cmd: Command, identifierHelp: string): Command {
+  return cmd
+    .option('--identifier <id>', identifierHelp)
+    .option('--code <code>', 'the verification code (otherwise prompted on a terminal)')
+    .option('--dev-code', 'read the verification code from a development server outbox');
+}
+
 export interface Device {
   dir: string;
   store: SqliteChatStore;
@@ -150,7 +164,7 @@ export async function askSecret(
  */
 export async function ensureRegistered(
   device: Device,
-  o: { identifier?: string; code?: string; devCode?: boolean; server?: string },
+  o: RegistrationOptions & { server?: string },
 ): Promise<void> {
   const status = await device.client.status();
   if (status.registered && !o.identifier) return;

@@ -16,5 +16,4 @@ export const ERROR_CODES: Record<string, string> = {
   COFFER_ERR_KEYSTORE_LOCKED:
     'The key store is protected by a passphrase and the passphrase is missing or wrong.',
   COFFER_ERR_KEYSTORE_CORRUPT: 'The key store file could not be read.',
-  COFFER_ERR_MEDIA_FAILED: 'Some media files could not be backed up or restored; they will be retried.',
 };

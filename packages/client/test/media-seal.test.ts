@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   deriveMediaEncryptionKey,
+  mediaTierSize,
   openAttachment,
   openMediaTier,
   sealAttachmentToBytes,
@@ -42,11 +43,27 @@ describe('media sealing (spec 5.1 + 5.3) is byte-compatible with @coffer/crypto'
     const sealed = await sealMediaForBackup(plain, keys, mediaKey);
     const bad = sealed.slice();
     bad[100]! ^= 1;
-    await expect(openMediaFromBackup(bad, keys, mediaKey)).rejects.toMatchObject({
-      code: 'COFFER_ERR_MEDIA_FAILED',
-    });
+    await expect(
+      openMediaFromBackup(bad, keys, mediaKey, { size: 2000, plaintextHash: new Uint8Array(32) }),
+    ).rejects.toMatchObject({ code: 'COFFER_ERR_MEDIA_MAC', details: { layer: 'media tier' } });
     await expect(
       openMediaFromBackup(sealed, keys, mediaKey, { size: 2000, plaintextHash: new Uint8Array(32) }),
-    ).rejects.toMatchObject({ code: 'COFFER_ERR_MEDIA_FAILED' });
+    ).rejects.toMatchObject({ code: 'COFFER_ERR_MEDIA_PLAINTEXT_HASH' });
+  });
+
+  it('thumbnails: no log padding, the exact bytes come back, a flipped inner byte is refused', async () => {
+    const plain = new Uint8Array(randomBytes(1000));
+    const keys = new Uint8Array(randomBytes(64));
+    const sealed = await sealMediaForBackup(plain, keys, mediaKey, { pad: false });
+    expect(sealed.length).toBe(mediaTierSize(mediaTierSize(plain.length)));
+    const back = await openMediaFromBackup(sealed, keys, mediaKey);
+    expect(Buffer.from(back).equals(Buffer.from(plain))).toBe(true);
+    // Re-wrap a damaged inner layer under a valid outer MAC: the inner MAC must refuse it.
+    const inner = await collect(openMediaTier(sealed, mediaKey));
+    inner[20]! ^= 1;
+    const rewrapped = await collect(sealMediaTier(inner, mediaKey));
+    await expect(openMediaFromBackup(rewrapped, keys, mediaKey)).rejects.toMatchObject({
+      code: 'COFFER_ERR_MEDIA_MAC',
+    });
   });
 });

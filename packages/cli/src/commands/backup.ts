@@ -5,35 +5,34 @@ import { writeFileAtomically } from '@coffer/client/node';
 import type { Command } from 'commander';
 import {
   addDeviceOptions,
+  addRegistrationOptions,
   type DeviceOptions,
   ensureRegistered,
   mb,
   openDevice,
   output,
   progressReporter,
+  type RegistrationOptions,
   runAction,
 } from '../device-profile.ts';
 
-interface BackupOptions extends DeviceOptions {
+interface BackupOptions extends DeviceOptions, RegistrationOptions {
   to?: string;
   enable?: boolean;
-  identifier?: string;
-  code?: string;
-  devCode?: boolean;
   generate?: string;
   seed?: string;
 }
 
 export function register(program: Command): void {
   addDeviceOptions(
-    program
-      .command('backup')
-      .description('back up this device now (to the server, or --to FILE for a local sealed backup)')
-      .option('--to <file>', 'write a local sealed backup file instead of uploading')
-      .option('--enable', 'turn backups on first if they are off (prints the new recovery key once)')
-      .option('--identifier <id>', 'verify this e-mail/phone with the server first (registers the device)')
-      .option('--code <code>', 'the verification code (otherwise prompted on a terminal)')
-      .option('--dev-code', 'read the verification code from a development server outbox')
+    addRegistrationOptions(
+      program
+        .command('backup')
+        .description('back up this device now (to the server, or --to FILE for a local sealed backup)')
+        .option('--to <file>', 'write a local sealed backup file instead of uploading')
+        .option('--enable', 'turn backups on first if they are off (prints the new recovery key once)'),
+      'verify this e-mail/phone with the server first (registers the device)',
+    )
       .option(
         '--generate <chats:messages:media>',
         'fill an empty profile with a generated sample history first',

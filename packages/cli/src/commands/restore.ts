@@ -4,6 +4,7 @@ import { fileSource } from '@coffer/crypto';
 import type { Command } from 'commander';
 import {
   addDeviceOptions,
+  addRegistrationOptions,
   askSecret,
   type DeviceOptions,
   ensureRegistered,
@@ -11,32 +12,29 @@ import {
   openDevice,
   output,
   progressReporter,
+  type RegistrationOptions,
   runAction,
 } from '../device-profile.ts';
 
-interface RestoreOptions extends DeviceOptions {
+interface RestoreOptions extends DeviceOptions, RegistrationOptions {
   from?: string;
   aci?: string;
   key?: string;
-  identifier?: string;
-  code?: string;
-  devCode?: boolean;
   noMedia?: boolean;
   media?: boolean;
 }
 
 export function register(program: Command): void {
   addDeviceOptions(
-    program
-      .command('restore')
-      .description('restore chats from the server backup (or --from FILE) with the recovery key')
-      .option('--from <file>', 'restore a local sealed backup file instead (no server)')
-      .option('--aci <uuid>', 'account id the local backup was made for (printed by backup --to)')
-      .option('--key <recoveryKey>', 'the recovery key (env COFFER_RECOVERY_KEY; otherwise prompted)')
-      .option('--identifier <id>', 'verify this e-mail/phone with the server first (same account as before)')
-      .option('--code <code>', 'the verification code (otherwise prompted on a terminal)')
-      .option('--dev-code', 'read the verification code from a development server outbox')
-      .option('--no-media', 'do not wait for media (restore messages only)'),
+    addRegistrationOptions(
+      program
+        .command('restore')
+        .description('restore chats from the server backup (or --from FILE) with the recovery key')
+        .option('--from <file>', 'restore a local sealed backup file instead (no server)')
+        .option('--aci <uuid>', 'account id the local backup was made for (printed by backup --to)')
+        .option('--key <recoveryKey>', 'the recovery key (env COFFER_RECOVERY_KEY; otherwise prompted)'),
+      'verify this e-mail/phone with the server first (same account as before)',
+    ).option('--no-media', 'do not wait for media (restore messages only)'),
   ).action((o: RestoreOptions) =>
     runAction(o.json, async () => {
       const device = await openDevice(o);
@@ -50,7 +48,7 @@ export function register(program: Command): void {
         const progress = progressReporter(o.json);
         const t0 = performance.now();
         if (o.from) {
-          const opened = await device.client.restoreFromSource(await fileSource(o.from), {
+          await device.client.restoreFromSource(await fileSource(o.from), {
             recoveryKey: key,
             ...(o.aci ? { aci: o.aci } : {}),
             onProgress: progress.onProgress,

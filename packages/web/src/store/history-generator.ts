@@ -1,15 +1,14 @@
 import { generateHistory, type HistorySink } from '@coffer/chatstore/browser';
-import { sha256 } from '@coffer/crypto';
+import { sha256, toHex } from '@coffer/crypto';
 import type { ChatDb, ChatDbWriter } from './chat-db.ts';
-import {
-  type AccountModel,
-  type AttachmentModel,
-  type ChatModel,
-  hex,
-  type MediaRecord,
-  type MessageModel,
-  type RecipientModel,
-  type StickerPackModel,
+import type {
+  AccountModel,
+  AttachmentModel,
+  ChatModel,
+  MediaRecord,
+  MessageModel,
+  RecipientModel,
+  StickerPackModel,
 } from './model.ts';
 
 /**
@@ -90,10 +89,10 @@ class IdbSink implements HistorySink {
     return this.w.put('chats', c);
   }
   addStickerPack(p: StickerPackModel) {
-    return this.w.put('stickerPacks', p, hex(p.packId));
+    return this.w.put('stickerPacks', p, toHex(p.packId));
   }
   addMedia(plaintextHash: Uint8Array, bytes: Uint8Array, thumbnail: Uint8Array | null) {
-    const id = hex(plaintextHash);
+    const id = toHex(plaintextHash);
     this.media.set(id, {
       id,
       plaintextHash,
@@ -107,7 +106,7 @@ class IdbSink implements HistorySink {
   }
   addMessage(m: MessageModel) {
     for (const a of m.attachments) {
-      const rec = this.media.get(hex(a.plaintextHash));
+      const rec = this.media.get(toHex(a.plaintextHash));
       if (!rec) continue;
       rec.key = a.key;
       rec.contentType = a.contentType;
@@ -152,7 +151,7 @@ export async function seedHistory(store: ChatDb, opts: GenerateOptions = {}): Pr
       const bytes = new Uint8Array(await blob.arrayBuffer());
       const plaintextHash = sha256(bytes);
       const key = crypto.getRandomValues(new Uint8Array(64));
-      const id = hex(plaintextHash);
+      const id = toHex(plaintextHash);
       sink.media.set(id, {
         id,
         plaintextHash,

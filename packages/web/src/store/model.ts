@@ -48,7 +48,3 @@ export function displayName(r: RecipientModel | undefined): string {
   const name = [r.givenName, r.familyName].filter(Boolean).join(' ');
   return name || r.username || (r.e164 ? `+${r.e164}` : 'Contact');
 }
-
-export function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}

@@ -8,10 +8,10 @@ import {
   stickerPackFrame,
 } from '@coffer/chatstore/browser';
 import type { ChatStore, ImportSession } from '@coffer/client';
-import { CofferError, constantTimeEqual, sha256 } from '@coffer/crypto';
+import { CofferError, constantTimeEqual, sha256, toHex } from '@coffer/crypto';
 import type { Frame } from '@coffer/format';
 import type { ChatDb, ChatDbImport } from './chat-db.ts';
-import { hex, type MediaRecord } from './model.ts';
+import type { MediaRecord } from './model.ts';
 
 /**
  * The client SDK's ChatStore over the browser's IndexedDB history (chat-db.ts). Frames come from
@@ -52,13 +52,13 @@ export class WebChatStore implements ChatStore {
 
   /** The plaintext bytes (or thumbnail) of a media file, or undefined when this device lacks them. */
   async readMedia(plaintextHash: Uint8Array, thumbnail = false): Promise<Uint8Array | undefined> {
-    const rec = await this.db.media(hex(plaintextHash));
+    const rec = await this.db.media(toHex(plaintextHash));
     const blob = thumbnail ? rec?.thumbnail : rec?.blob;
     return blob ? new Uint8Array(await blob.arrayBuffer()) : undefined;
   }
 
   async hasMedia(plaintextHash: Uint8Array, thumbnail = false): Promise<boolean> {
-    const rec = await this.db.media(hex(plaintextHash));
+    const rec = await this.db.media(toHex(plaintextHash));
     return (thumbnail ? rec?.thumbnail : rec?.blob) !== undefined;
   }
 
@@ -70,7 +70,7 @@ export class WebChatStore implements ChatStore {
         'a restored media file does not match its hash; it was not saved and will be fetched again',
       );
     }
-    const id = hex(plaintextHash);
+    const id = toHex(plaintextHash);
     const rec = await this.db.media(id);
     if (!rec) return; // not referenced by the history (any more): nothing to attach it to
     const blob = new Blob(
@@ -100,11 +100,11 @@ export class WebImportSession implements ImportSession {
       case 'chat':
         return w.put('chats', row.chat);
       case 'stickerPack':
-        return w.put('stickerPacks', row.stickerPack, hex(row.stickerPack.packId));
+        return w.put('stickerPacks', row.stickerPack, toHex(row.stickerPack.packId));
       case 'message': {
         // Media bytes come later (in the background); remember which files the history uses.
         for (const a of row.message.attachments) {
-          const id = hex(a.plaintextHash);
+          const id = toHex(a.plaintextHash);
           const seen = this.media.get(id);
           if (seen) seen.lastUsedAt = Math.max(seen.lastUsedAt, row.message.dateSent);
           else

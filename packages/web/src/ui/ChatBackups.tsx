@@ -161,9 +161,10 @@ export function ChatBackups({ backend, back }: { backend: AppBackend; back: () =
     setError(undefined);
     setNotice(undefined);
     setBusy(name);
+    let succeeded = false;
     try {
       await fn();
-      setNotice(done);
+      succeeded = true;
     } catch (err) {
       setError(errorMessage(err).message);
     } finally {
@@ -171,6 +172,8 @@ export function ChatBackups({ backend, back }: { backend: AppBackend; back: () =
       setProgress(undefined);
       await refresh().catch(() => undefined);
     }
+    // Only after the refresh: the notice and the status it speaks of ("Last verified") show together.
+    if (succeeded) setNotice(done);
   }
 
   return (

@@ -1,10 +1,10 @@
+import { toHex } from '@coffer/crypto';
 import { type FormEvent, type ReactNode, useEffect, useRef, useState } from 'react';
 import type { ChatDb } from '../store/chat-db.ts';
 import {
   type AttachmentModel,
   type ChatSummary,
   displayName,
-  hex,
   type RecipientModel,
   type StoredMessage,
 } from '../store/model.ts';
@@ -105,7 +105,7 @@ export function ChatList({
 }
 
 function MediaImage({ store, attachment }: { store: ChatDb; attachment: AttachmentModel }) {
-  const id = hex(attachment.plaintextHash);
+  const id = toHex(attachment.plaintextHash);
   const media = useStore(store, () => store.media(id), id);
   const [url, setUrl] = useState<string>();
   useEffect(() => {
@@ -213,7 +213,9 @@ export function Conversation({ store, chatId, back }: { store: ChatDb; chatId: n
                 {m.sticker?.emoji ?? '🖼️'}
               </p>
             ) : (
-              m.attachments.map((a) => <MediaImage key={hex(a.plaintextHash)} store={store} attachment={a} />)
+              m.attachments.map((a) => (
+                <MediaImage key={toHex(a.plaintextHash)} store={store} attachment={a} />
+              ))
             )}
             {m.body ? <p>{m.body}</p> : null}
             <span className="meta">
