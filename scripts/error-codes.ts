@@ -45,10 +45,15 @@ export function renderErrorDocs(all: PackageCodes[]): string {
     '',
   ];
   for (const { pkg, codes } of all) {
-    lines.push(`## @coffer/${pkg}`, '', '| Code | Meaning |', '|---|---|');
-    for (const code of Object.keys(codes).sort()) {
-      lines.push(`| \`${code}\` | ${codes[code]!.replaceAll('|', '\\|')} |`);
-    }
+    const rows = Object.keys(codes)
+      .sort()
+      .map((code) => [`\`${code}\``, codes[code]!.replaceAll('|', '\\|')] as const);
+    // Columns padded the way Biome formats Markdown tables, so `biome check .` accepts the file.
+    const w0 = Math.max('Code'.length, ...rows.map(([c]) => c.length));
+    const w1 = Math.max('Meaning'.length, ...rows.map(([, m]) => m.length));
+    const row = (a: string, b: string): string => `| ${a.padEnd(w0)} | ${b.padEnd(w1)} |`;
+    lines.push(`## @coffer/${pkg}`, '', row('Code', 'Meaning'), row('-'.repeat(w0), '-'.repeat(w1)));
+    for (const [code, text] of rows) lines.push(row(code, text));
     lines.push('');
   }
   return lines.join('\n');
@@ -64,8 +69,8 @@ export function codesUsedInSources(): Map<string, Set<string>> {
         if (e.name !== 'node_modules' && e.name !== 'gen' && e.name !== 'dist') walk(pkg, p);
       } else if (/\.(ts|tsx|js|mjs)$/.test(e.name)) {
         for (const m of readFileSync(p, 'utf8').matchAll(/['"`](COFFER_ERR_[A-Z0-9_]+)['"`]/g)) {
-          let set = used.get(pkg);
-          if (!set) used.set(pkg, (set = new Set()));
+          const set = used.get(pkg) ?? new Set<string>();
+          used.set(pkg, set);
           set.add(m[1]!);
         }
       }
