@@ -14,7 +14,9 @@ const p = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as {
 };
 const limit = Number(process.argv[3] ?? 40);
 const dt = new Map<number, number>();
-p.samples.forEach((id, i) => dt.set(id, (dt.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));
+p.samples.forEach((id, i) => {
+  dt.set(id, (dt.get(id) ?? 0) + (p.timeDeltas[i] ?? 0));
+});
 const self = new Map<string, number>();
 let total = 0;
 for (const n of p.nodes) {

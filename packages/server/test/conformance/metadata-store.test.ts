@@ -37,7 +37,10 @@ const drivers: { name: string; dialect: 'sqlite' | 'postgres'; make(): Promise<T
     dialect: 'sqlite',
     async make() {
       const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-conf-db-'));
-      return { url: `sqlite:${path.join(dir, 'coffer.db')}`, cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
+      return {
+        url: `sqlite:${path.join(dir, 'coffer.db')}`,
+        cleanup: () => fs.rm(dir, { recursive: true, force: true }),
+      };
     },
   },
   {
@@ -144,10 +147,19 @@ describe.each(drivers)('metadata store conformance: $name', (driver) => {
   it('enforces unique constraints and primary keys', async () => {
     const db = await openDb();
     const account = { identifier_hash: 'h'.repeat(64), level: 200, created_at: 1 };
-    await db.db.insertInto('accounts').values({ aci: 'a1', ...account }).execute();
-    expect(isUniqueViolation(await db.db.insertInto('accounts').values({ aci: 'a2', ...account }).execute().catch((e) => e))).toBe(
-      true,
-    );
+    await db.db
+      .insertInto('accounts')
+      .values({ aci: 'a1', ...account })
+      .execute();
+    expect(
+      isUniqueViolation(
+        await db.db
+          .insertInto('accounts')
+          .values({ aci: 'a2', ...account })
+          .execute()
+          .catch((e) => e),
+      ),
+    ).toBe(true);
     const backup = (hash: string, dir: string, media: string) => ({
       backup_id_hash: hash,
       public_key: 'pk',
@@ -158,17 +170,43 @@ describe.each(drivers)('metadata store conformance: $name', (driver) => {
       last_media_refresh: 0,
       created_at: 0,
     });
-    await db.db.insertInto('backups').values(backup('b1', 'dir1', 'media1')).execute();
-    for (const dup of [backup('b1', 'dir9', 'media9'), backup('b2', 'dir1', 'media2'), backup('b3', 'dir3', 'media1')]) {
-      expect(isUniqueViolation(await db.db.insertInto('backups').values(dup).execute().catch((e) => e))).toBe(true);
+    await db.db
+      .insertInto('backups')
+      .values(backup('b1', 'dir1', 'media1'))
+      .execute();
+    for (const dup of [
+      backup('b1', 'dir9', 'media9'),
+      backup('b2', 'dir1', 'media2'),
+      backup('b3', 'dir3', 'media1'),
+    ]) {
+      expect(
+        isUniqueViolation(
+          await db.db
+            .insertInto('backups')
+            .values(dup)
+            .execute()
+            .catch((e) => e),
+        ),
+      ).toBe(true);
     }
     const media = { backup_id_hash: 'b1', media_id: 'm1', object_length: 10, created_at: 0 };
     await db.db.insertInto('media').values(media).execute();
-    expect(isUniqueViolation(await db.db.insertInto('media').values(media).execute().catch((e) => e))).toBe(true);
+    expect(
+      isUniqueViolation(
+        await db.db
+          .insertInto('media')
+          .values(media)
+          .execute()
+          .catch((e) => e),
+      ),
+    ).toBe(true);
     // Nothing half-inserted: still one account, one backup, one media row.
     const counts = await Promise.all(
       (['accounts', 'backups', 'media'] as const).map((t) =>
-        db.db.selectFrom(t).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+        db.db
+          .selectFrom(t)
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow(),
       ),
     );
     expect(counts.map((c) => num(c.n as number))).toEqual([1, 1, 1]);
@@ -190,7 +228,13 @@ describe.each(drivers)('metadata store conformance: $name', (driver) => {
     const big = 5 * 1024 ** 4 + 7; // 5 TiB + 7: beyond 32 bits, below 2^53
     await db.db
       .insertInto('backup_versions')
-      .values({ version_id: 'v', backup_id_hash: 'b', blob_key: 'k', size: big, created_at: 1_764_000_000_123 })
+      .values({
+        version_id: 'v',
+        backup_id_hash: 'b',
+        blob_key: 'k',
+        size: big,
+        created_at: 1_764_000_000_123,
+      })
       .execute();
     const row = await db.db.selectFrom('backup_versions').selectAll().executeTakeFirstOrThrow();
     expect(num(row.size)).toBe(big);
@@ -213,7 +257,11 @@ describe.each(drivers)('metadata store conformance: $name', (driver) => {
     const uploads: string[] = [];
     for (let i = 0; i < 4; i++) {
       const form = await archives.createUploadForm(c1, idHash, 'messages', 1000, 'http://x');
-      await h1.db.updateTable('uploads').set({ state: 'created', size: 100 + i }).where('upload_id', '=', form.uploadId).execute();
+      await h1.db
+        .updateTable('uploads')
+        .set({ state: 'created', size: 100 + i })
+        .where('upload_id', '=', form.uploadId)
+        .execute();
       payloads.set(form.uploadId, randomBytes(100 + i));
       uploads.push(form.uploadId);
     }
@@ -229,17 +277,29 @@ describe.each(drivers)('metadata store conformance: $name', (driver) => {
         archives.commitMessagesUpload(c2, source, id, payloads.get(id)!.length),
       ]),
     );
-    const versions = await h1.db.selectFrom('backup_versions').selectAll().where('backup_id_hash', '=', idHash).execute();
+    const versions = await h1.db
+      .selectFrom('backup_versions')
+      .selectAll()
+      .where('backup_id_hash', '=', idHash)
+      .execute();
     // versionsKept = 3: four commits, the oldest pruned; no duplicate version from the double commits.
     expect(versions.length).toBe(3);
-    const backup = await h2.db.selectFrom('backups').selectAll().where('backup_id_hash', '=', idHash).executeTakeFirstOrThrow();
+    const backup = await h2.db
+      .selectFrom('backups')
+      .selectAll()
+      .where('backup_id_hash', '=', idHash)
+      .executeTakeFirstOrThrow();
     const current = versions.find((v) => v.version_id === backup.current_version_id);
     expect(current).toBeDefined();
     // Commit order is total: no two versions share a sequence number, and the current one is last.
     const seqs = versions.map((v) => num(v.seq));
     expect(new Set(seqs).size).toBe(seqs.length);
     expect(num(current!.seq)).toBe(Math.max(...seqs));
-    const states = await h1.db.selectFrom('uploads').select('state').where('backup_id_hash', '=', idHash).execute();
+    const states = await h1.db
+      .selectFrom('uploads')
+      .select('state')
+      .where('backup_id_hash', '=', idHash)
+      .execute();
     expect(states.map((s) => s.state)).toEqual(['committed', 'committed', 'committed', 'committed']);
     // Each kept version's blob holds exactly the bytes of one upload; losers' blobs were removed.
     const stored: string[] = [];
@@ -262,7 +322,11 @@ describe.each(drivers)('metadata store conformance: $name', (driver) => {
     expect(ok + limited).toBe(30);
     expect(ok).toBeLessThanOrEqual(20);
     expect(ok).toBe(20);
-    const row = await h1.db.selectFrom('rate_limits').selectAll().where('bucket', '=', 'ip:1').executeTakeFirstOrThrow();
+    const row = await h1.db
+      .selectFrom('rate_limits')
+      .selectAll()
+      .where('bucket', '=', 'ip:1')
+      .executeTakeFirstOrThrow();
     expect(row.count).toBe(ok);
 
     // The replay store: one signature hash accepted once, whichever handle sees it first.
@@ -276,6 +340,8 @@ describe.each(drivers)('metadata store conformance: $name', (driver) => {
       ),
     );
     expect(inserts.filter((r) => Number(r.numInsertedOrUpdatedRows ?? 0n) === 1).length).toBe(1);
-    expect(await codeOrMessage(h1.db.selectFrom('seen_signatures').selectAll().executeTakeFirstOrThrow())).toBeUndefined();
+    expect(
+      await codeOrMessage(h1.db.selectFrom('seen_signatures').selectAll().executeTakeFirstOrThrow()),
+    ).toBeUndefined();
   });
 });
