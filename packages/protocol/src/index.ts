@@ -61,6 +61,8 @@ export {
   RegisterResponse,
   SessionParams,
   SetPublicKeyRequest,
+  StoreMediaBatchRequest,
+  StoreMediaBatchResponse,
   StoreMediaRequest,
   StoreMediaResponse,
   SubmitCodeRequest,

@@ -20,6 +20,7 @@ export const PATHS = {
   archiveReadAuth: '/v1/archives/auth/read',
   mediaUploadForm: '/v1/archives/media/upload/form',
   media: '/v1/archives/media',
+  mediaBatch: '/v1/archives/media/batch',
   mediaDelete: '/v1/archives/media/delete',
   mediaUsage: '/v1/archives/media/usage',
   cdnBackup: '/v1/cdn/backups/:backupDir/:backupName',

@@ -182,6 +182,25 @@ export type StoreMediaRequest = Static<typeof StoreMediaRequest>;
 export const StoreMediaResponse = Type.Object({ mediaId: Type.String(), objectLength: Type.Integer() });
 export type StoreMediaResponse = Static<typeof StoreMediaResponse>;
 
+/** PUT /v1/archives/media/batch (like Signal's): up to 1,000 store steps in one signed request. */
+export const StoreMediaBatchRequest = Type.Object(
+  { items: Type.Array(StoreMediaRequest, { minItems: 1, maxItems: 1000 }) },
+  { additionalProperties: false },
+);
+export type StoreMediaBatchRequest = Static<typeof StoreMediaBatchRequest>;
+/** One answer per item, in request order: status 200, or the status and error of PUT /v1/archives/media. */
+export const StoreMediaBatchResponse = Type.Object({
+  responses: Type.Array(
+    Type.Object({
+      mediaId: Type.String(),
+      status: Type.Integer(),
+      objectLength: Type.Optional(Type.Integer()),
+      error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+    }),
+  ),
+});
+export type StoreMediaBatchResponse = Static<typeof StoreMediaBatchResponse>;
+
 export const ListMediaQuery = Type.Object({
   cursor: Type.Optional(Type.String({ maxLength: 64 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),

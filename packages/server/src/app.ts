@@ -33,6 +33,8 @@ import {
   RegisterResponse,
   SessionParams,
   SetPublicKeyRequest,
+  StoreMediaBatchRequest,
+  StoreMediaBatchResponse,
   StoreMediaRequest,
   StoreMediaResponse,
   SubmitCodeRequest,
@@ -558,6 +560,37 @@ async function build(
       const r = await archives.storeMedia(ctx, source, b, levelOf(req), req.body);
       await archives.refresh(ctx, b.backup_id_hash, levelOf(req));
       return r;
+    },
+  );
+  // Many store steps in one signed request: one signature check, one replay row, one transaction.
+  app.put<{ Body: Static<typeof StoreMediaBatchRequest> }>(
+    PATHS.mediaBatch,
+    {
+      // 1,000 items of up to ~140 bytes each must fit whatever the general JSON limit is.
+      bodyLimit: Math.max(config.limits.bodyBytes, 256 * 1024),
+      preValidation: anon(mediaNeed),
+      schema: {
+        tags: ['media'],
+        security: anonSecurity,
+        body: StoreMediaBatchRequest,
+        response: { 200: StoreMediaBatchResponse, ...errors },
+      },
+    },
+    async (req) => {
+      const b = requireBackup(req);
+      const rs = await archives.storeMediaBatch(ctx, source, b, levelOf(req), req.body.items);
+      await archives.refresh(ctx, b.backup_id_hash, levelOf(req));
+      return {
+        responses: rs.map((r) =>
+          'error' in r
+            ? {
+                mediaId: r.mediaId,
+                status: r.status,
+                error: { code: r.error.code, message: r.error.message },
+              }
+            : r,
+        ),
+      };
     },
   );
   app.get<{ Querystring: Static<typeof ListMediaQuery> }>(

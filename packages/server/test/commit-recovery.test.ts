@@ -50,6 +50,14 @@ describe('commit after a failed commit', () => {
       if (failures++ === 0) throw new Error('disk full');
       return put(...args);
     };
+    // The file store adopts a finished upload without copying (putFile): it fails the same way.
+    const putFile = blobs.putFile?.bind(blobs);
+    if (putFile) {
+      blobs.putFile = async (...args) => {
+        if (failures++ === 0) throw new Error('disk full');
+        return putFile(...args);
+      };
+    }
     const v2 = randomBytes(2000);
     const r = await upload(v2);
     expect(r.patch.statusCode).toBe(500);

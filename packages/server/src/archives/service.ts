@@ -5,7 +5,7 @@
  * an orphan, collected by the GC job. Deletions run the other way: metadata first, blobs after.
  */
 import { CofferError, isSmallOrderPublicKey } from '@coffer/crypto';
-import { BACKUP_NAME, dayStart } from '@coffer/protocol';
+import { BACKUP_NAME, dayStart, ERROR_STATUS } from '@coffer/protocol';
 import type { ServerContext } from '../context.ts';
 import { type BackupsTable, num } from '../db/schema.ts';
 import { randomId } from '../util/crypto.ts';
@@ -19,6 +19,26 @@ export interface UploadSource {
   remove(uploadId: string): Promise<void>;
   /** Size and offset of an upload, or undefined when it is gone. */
   status(uploadId: string): Promise<{ size: number | undefined; offset: number } | undefined>;
+  /** The upload's local file (file tus store only), so a file blob store can adopt it uncopied. */
+  localPath?(uploadId: string): string | undefined;
+}
+
+/**
+ * Puts a finished upload under a blob key. A file tus store beside a file blob store: the blob store
+ * hard-links the upload file into place (fsync + rename, no second copy of the bytes); otherwise
+ * (S3, another filesystem) the bytes are streamed as before. Either way the upload file stays until
+ * the caller's metadata transaction has committed, so crash recovery is unchanged.
+ */
+async function putUpload(
+  ctx: ServerContext,
+  source: UploadSource,
+  uploadId: string,
+  key: string,
+  length: number,
+): Promise<void> {
+  const file = source.localPath?.(uploadId);
+  if (file && ctx.blobs.putFile && (await ctx.blobs.putFile(key, file, { length }))) return;
+  await ctx.blobs.put(key, source.read(uploadId), { length });
 }
 
 const backupBlobKey = (dir: string, versionId: string) => `backups/${dir}/${versionId}`;
@@ -139,23 +159,26 @@ export async function createUploadForm(
     });
   }
   const now = ctx.now();
-  // Each form reserves an upload row until its token expires: limit forms per backup id.
-  await hitRateLimit(ctx.db, `upload-form:${idHash}`, ctx.config.limits.uploadFormsPerHour, 3_600_000, now);
   const uploadId = randomId(16);
   const expiresAt = now + ctx.config.uploads.tokenTtlMs;
-  await ctx.db
-    .insertInto('uploads')
-    .values({
-      upload_id: uploadId,
-      backup_id_hash: idHash,
-      kind,
-      max_length: uploadLength,
-      state: 'issued',
-      size: null,
-      created_at: now,
-      expires_at: expiresAt,
-    })
-    .execute();
+  // Each form reserves an upload row until its token expires: limit forms per backup id. One
+  // transaction for the count and the row: one durable commit (fsync) per form instead of two.
+  await ctx.db.transaction().execute(async (trx) => {
+    await hitRateLimit(trx, `upload-form:${idHash}`, ctx.config.limits.uploadFormsPerHour, 3_600_000, now);
+    await trx
+      .insertInto('uploads')
+      .values({
+        upload_id: uploadId,
+        backup_id_hash: idHash,
+        kind,
+        max_length: uploadLength,
+        state: 'issued',
+        size: null,
+        created_at: now,
+        expires_at: expiresAt,
+      })
+      .execute();
+  });
   const token = signToken(ctx.secret, { aud: 'upload', exp: expiresAt, u: uploadId, m: uploadLength });
   return {
     key: uploadId,
@@ -192,7 +215,7 @@ export async function commitMessagesUpload(
   if (!backup) return;
   const versionId = randomId(12);
   const blobKey = backupBlobKey(backup.backup_dir, versionId);
-  await ctx.blobs.put(blobKey, source.read(uploadId), { length: size });
+  await putUpload(ctx, source, uploadId, blobKey, size);
   if (ctx.faultDelayCommitMs) await new Promise((r) => setTimeout(r, ctx.faultDelayCommitMs));
   const now = ctx.now();
   const committed = await ctx.db.transaction().execute(async (trx) => {
@@ -296,79 +319,195 @@ export async function deleteEverything(ctx: ServerContext, backup: BackupsTable)
   await ctx.blobs.deletePrefix(`media/${backup.media_dir}/`);
 }
 
+export interface StoreMediaItem {
+  sourceUploadId: string;
+  objectLength: number;
+  mediaId: string;
+}
+export type StoreMediaResult =
+  | { mediaId: string; status: 200; objectLength: number }
+  | { mediaId: string; status: number; error: CofferError };
+
 /** Moves a finished transit upload into the media tier under its media id (spec 6.3 PUT /media). */
 export async function storeMedia(
   ctx: ServerContext,
   source: UploadSource,
   backup: BackupsTable,
   level: number,
-  req: { sourceUploadId: string; objectLength: number; mediaId: string },
+  req: StoreMediaItem,
 ) {
-  const up = await ctx.db
-    .selectFrom('uploads')
-    .selectAll()
-    .where('upload_id', '=', req.sourceUploadId)
-    .executeTakeFirst();
-  if (
-    up?.kind !== 'media' ||
-    up.backup_id_hash !== backup.backup_id_hash ||
-    up.state === 'issued' ||
-    up.state === 'committed'
-  ) {
-    throw new CofferError('COFFER_ERR_SOURCE_GONE', 'the source upload does not exist or is not complete');
-  }
-  if (up.state === 'created') {
-    // The last byte may have arrived just before a crash that skipped marking it complete.
-    const st = await source.status(req.sourceUploadId);
-    if (!st || st.size === undefined || st.offset !== st.size) {
-      throw new CofferError('COFFER_ERR_SOURCE_GONE', 'the source upload is not complete');
+  const [r] = await storeMediaBatch(ctx, source, backup, level, [req]);
+  if (!r || 'error' in r) throw r?.error ?? new CofferError('COFFER_ERR_INTERNAL', 'media store failed');
+  return { mediaId: r.mediaId, objectLength: r.objectLength };
+}
+
+const statusOf = (code: string) => ERROR_STATUS[code] ?? 500;
+const failed = (mediaId: string, err: unknown): StoreMediaResult => {
+  const e =
+    err instanceof CofferError
+      ? err
+      : new CofferError('COFFER_ERR_INTERNAL', 'storing the media object failed; try again later');
+  return { mediaId, status: statusOf(e.code), error: e };
+};
+
+/**
+ * The store step for 1..1000 finished transit uploads (PUT /v1/archives/media and /media/batch).
+ * Per item the same checks and errors as the single endpoint; then every accepted blob is put (the
+ * blob first, as ever), and ONE transaction makes all of them visible. The queries are per batch,
+ * not per item: one read of the upload rows, one usage sum, one read of replaced objects.
+ */
+export async function storeMediaBatch(
+  ctx: ServerContext,
+  source: UploadSource,
+  backup: BackupsTable,
+  level: number,
+  items: StoreMediaItem[],
+): Promise<StoreMediaResult[]> {
+  const idHash = backup.backup_id_hash;
+  const results: Array<StoreMediaResult | undefined> = new Array(items.length);
+  const uploadIds = [...new Set(items.map((i) => i.sourceUploadId))];
+  const mediaIds = [...new Set(items.map((i) => i.mediaId))];
+  const ups = new Map(
+    (await ctx.db.selectFrom('uploads').selectAll().where('upload_id', 'in', uploadIds).execute()).map(
+      (u) => [u.upload_id, u],
+    ),
+  );
+  const usedUploads = new Set<string>();
+  const valid: number[] = [];
+  for (const [i, it] of items.entries()) {
+    const up = ups.get(it.sourceUploadId);
+    try {
+      if (
+        up?.kind !== 'media' ||
+        up.backup_id_hash !== idHash ||
+        up.state === 'issued' ||
+        up.state === 'committed' ||
+        usedUploads.has(it.sourceUploadId)
+      ) {
+        throw new CofferError(
+          'COFFER_ERR_SOURCE_GONE',
+          'the source upload does not exist or is not complete',
+        );
+      }
+      if (!/^[A-Za-z0-9_-]{20}$/.test(it.mediaId)) {
+        throw new CofferError(
+          'COFFER_ERR_INVALID_KEY',
+          'mediaId must be 15 bytes in base64url (20 characters)',
+        );
+      }
+      usedUploads.add(it.sourceUploadId);
+      if (up.state === 'created') {
+        // The last byte may have arrived just before a crash that skipped marking it complete.
+        const st = await source.status(it.sourceUploadId);
+        if (!st || st.size === undefined || st.offset !== st.size) {
+          throw new CofferError('COFFER_ERR_SOURCE_GONE', 'the source upload is not complete');
+        }
+      }
+      if (num(up.size) !== it.objectLength) {
+        throw new CofferError('COFFER_ERR_SOURCE_LENGTH', 'the source upload has another length', {
+          details: { actual: num(up.size) },
+        });
+      }
+      valid.push(i);
+    } catch (err) {
+      results[i] = failed(it.mediaId, err);
     }
   }
-  if (num(up.size) !== req.objectLength) {
-    throw new CofferError('COFFER_ERR_SOURCE_LENGTH', 'the source upload has another length', {
-      details: { actual: num(up.size) },
-    });
-  }
+  // Quota, in request order: an item that would pass it is refused, later smaller ones may still fit.
   const quota = levelConfig(ctx, level).mediaBytes;
-  const usage = await mediaUsage(ctx, backup.backup_id_hash);
-  const prior = await ctx.db
-    .selectFrom('media')
-    .select('object_length')
-    .where('backup_id_hash', '=', backup.backup_id_hash)
-    .where('media_id', '=', req.mediaId)
-    .executeTakeFirst();
-  if (usage.usedBytes - num(prior?.object_length) + req.objectLength > quota) {
-    throw new CofferError('COFFER_ERR_QUOTA_EXCEEDED', 'the media quota is used up; delete media first', {
-      details: { quotaBytes: quota, usedBytes: usage.usedBytes },
-    });
+  const lengths = new Map<string, number>();
+  let used = 0;
+  if (valid.length) {
+    used = (await mediaUsage(ctx, idHash)).usedBytes;
+    const priors = await ctx.db
+      .selectFrom('media')
+      .select(['media_id', 'object_length'])
+      .where('backup_id_hash', '=', idHash)
+      .where('media_id', 'in', mediaIds)
+      .execute();
+    for (const p of priors) lengths.set(p.media_id, num(p.object_length));
   }
-  await ctx.blobs.put(mediaBlobKey(backup.media_dir, req.mediaId), source.read(req.sourceUploadId), {
-    length: req.objectLength,
-  });
-  const now = ctx.now();
-  await ctx.db.transaction().execute(async (trx) => {
-    await trx
-      .deleteFrom('media')
-      .where('backup_id_hash', '=', backup.backup_id_hash)
-      .where('media_id', '=', req.mediaId)
-      .execute();
-    await trx
-      .insertInto('media')
-      .values({
-        backup_id_hash: backup.backup_id_hash,
-        media_id: req.mediaId,
-        object_length: req.objectLength,
-        created_at: now,
-      })
-      .execute();
-    await trx
-      .updateTable('uploads')
-      .set({ state: 'committed' })
-      .where('upload_id', '=', req.sourceUploadId)
-      .execute();
-  });
-  await source.remove(req.sourceUploadId).catch(() => {});
-  return { mediaId: req.mediaId, objectLength: req.objectLength };
+  const accepted: number[] = [];
+  for (const i of valid) {
+    const it = items[i] as StoreMediaItem;
+    const next = used - (lengths.get(it.mediaId) ?? 0) + it.objectLength;
+    if (next > quota) {
+      results[i] = failed(
+        it.mediaId,
+        new CofferError('COFFER_ERR_QUOTA_EXCEEDED', 'the media quota is used up; delete media first', {
+          details: { quotaBytes: quota, usedBytes: used },
+        }),
+      );
+      continue;
+    }
+    used = next;
+    lengths.set(it.mediaId, it.objectLength);
+    accepted.push(i);
+  }
+  // Blobs first (a few at a time: each waits on its own fsync), then one transaction.
+  const stored: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(8, accepted.length) }, async () => {
+      while (next < accepted.length) {
+        const i = accepted[next++] as number;
+        const it = items[i] as StoreMediaItem;
+        try {
+          await putUpload(
+            ctx,
+            source,
+            it.sourceUploadId,
+            mediaBlobKey(backup.media_dir, it.mediaId),
+            it.objectLength,
+          );
+          stored.push(i);
+        } catch (err) {
+          results[i] = failed(it.mediaId, err);
+        }
+      }
+    }),
+  );
+  if (stored.length) {
+    stored.sort((a, b) => a - b);
+    const now = ctx.now();
+    // Last item wins when one media id appears twice (its blob was written last only by chance, but
+    // both items carry the same object for one id: spec 5.2 derives the id from the content).
+    const rows = new Map<string, StoreMediaItem>();
+    for (const i of stored) rows.set((items[i] as StoreMediaItem).mediaId, items[i] as StoreMediaItem);
+    await ctx.db.transaction().execute(async (trx) => {
+      await trx
+        .deleteFrom('media')
+        .where('backup_id_hash', '=', idHash)
+        .where('media_id', 'in', [...rows.keys()])
+        .execute();
+      await trx
+        .insertInto('media')
+        .values(
+          [...rows.values()].map((it) => ({
+            backup_id_hash: idHash,
+            media_id: it.mediaId,
+            object_length: it.objectLength,
+            created_at: now,
+          })),
+        )
+        .execute();
+      await trx
+        .updateTable('uploads')
+        .set({ state: 'committed' })
+        .where(
+          'upload_id',
+          'in',
+          stored.map((i) => (items[i] as StoreMediaItem).sourceUploadId),
+        )
+        .execute();
+    });
+    for (const i of stored) {
+      const it = items[i] as StoreMediaItem;
+      results[i] = { mediaId: it.mediaId, status: 200, objectLength: it.objectLength };
+    }
+    for (const i of stored) await source.remove((items[i] as StoreMediaItem).sourceUploadId).catch(() => {});
+  }
+  return results.map((r, i) => r ?? failed((items[i] as StoreMediaItem).mediaId, undefined));
 }
 
 export async function listMedia(

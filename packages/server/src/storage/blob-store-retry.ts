@@ -53,7 +53,10 @@ export function withRetry(store: BlobStore, opts: RetryOptions = {}): BlobStore 
     }
   }
 
+  // putFile is local (no transient failures to retry): passed through when the driver has it.
+  const putFile = store.putFile?.bind(store);
   return {
+    ...(putFile ? { putFile } : {}),
     put(key, body, putOpts) {
       if (body instanceof Uint8Array) return retry('put', () => store.put(key, body, putOpts));
       return store.put(key, body, putOpts);

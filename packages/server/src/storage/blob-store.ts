@@ -22,6 +22,12 @@ export interface BlobStore {
     body: AsyncIterable<Uint8Array> | Uint8Array,
     opts?: { length?: number },
   ): Promise<{ size: number }>;
+  /**
+   * Optional (file driver): stores a local file under `key` without copying it (hard link, fsync,
+   * rename), leaving the source file in place; same atomicity and length check as put. Resolves
+   * undefined when this file cannot be adopted (e.g. another filesystem): use put instead.
+   */
+  putFile?(key: string, file: string, opts?: { length?: number }): Promise<{ size: number } | undefined>;
   /** Reads an object, optionally a byte range [start, end] inclusive. Throws COFFER_ERR_BLOB_NOT_FOUND. */
   get(
     key: string,

@@ -84,6 +84,63 @@ export class FileBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Stores a finished local file (a tus upload) under `key` without copying its bytes: a hard link
+   * in the temp folder, fsync, then the same rename as put(). The source file stays where it is
+   * (the caller removes it after its metadata transaction), so a crash before that transaction
+   * leaves the upload intact and resumable, exactly as a copy would. Returns undefined when the file
+   * cannot be linked here (another filesystem, no hard links): the caller falls back to put().
+   */
+  async putFile(
+    key: string,
+    file: string,
+    opts?: { length?: number },
+  ): Promise<{ size: number } | undefined> {
+    const target = this.#file(key);
+    await this.#init();
+    const tmp = path.join(this.root, TMP_DIR, `${randomBytes(12).toString('hex')}.part`);
+    try {
+      await fs.link(file, tmp);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (
+        code === 'EXDEV' ||
+        code === 'EPERM' ||
+        code === 'ENOTSUP' ||
+        code === 'EMLINK' ||
+        code === 'ENOENT'
+      ) {
+        return undefined;
+      }
+      throw err;
+    }
+    try {
+      const fh = await fs.open(tmp, 'r');
+      let size: number;
+      try {
+        size = (await fh.stat()).size;
+        if (opts?.length !== undefined && opts.length !== size) {
+          throw new CofferError(
+            'COFFER_ERR_SOURCE_LENGTH',
+            'the object length differs from the declared length',
+            { details: { expected: opts.length, actual: size } },
+          );
+        }
+        // The tus store wrote these bytes without fsync: make them durable before they become visible.
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      await fs.rename(tmp, target);
+      await fsyncDir(path.dirname(target));
+      return { size };
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
   async get(
     key: string,
     range?: { start: number; end?: number },

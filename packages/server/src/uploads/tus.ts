@@ -6,7 +6,9 @@
  * uploads wait for PUT /v1/archives/media. The tus file store keeps offsets on disk, so an upload
  * resumes after a dropped connection or a server restart.
  */
+import path from 'node:path';
 import { ERROR_STATUS } from '@coffer/protocol';
+import { FileStore } from '@tus/file-store';
 import { Server as TusServer } from '@tus/server';
 import { commitMessagesUpload, type UploadSource } from '../archives/service.ts';
 import type { ServerContext } from '../context.ts';
@@ -28,7 +30,10 @@ const fail = (status: number, code: string, message: string) => ({
 });
 
 export function createUploadSource(store: ReadableDataStore): UploadSource {
+  // @tus/file-store keeps upload `id` in the file `<directory>/<id>` (ids are our own random ids).
+  const dir = store instanceof FileStore ? store.directory : undefined;
   return {
+    ...(dir ? { localPath: (id: string) => path.join(dir, id) } : {}),
     // The file store returns a stream, the S3 store a promise of one.
     read: async function* (id) {
       yield* await store.read(id);
