@@ -191,6 +191,45 @@ describe('PUT /v1/archives/media/batch', () => {
   });
 });
 
+describe.runIf(embedded)('messages commit without a second copy', () => {
+  it('the committed version is the finished tus file itself (same inode), the upload name removed', async () => {
+    const ts = await startTestServer();
+    try {
+      const c = TestClient.forServer(ts);
+      await c.register(ts.sender);
+      await c.fetchCredentials([0]);
+      await c.setKey(1);
+      const data = randomBytes(4000);
+      const form = (await c.signed('GET', `/v1/archives/upload/form?uploadLength=${data.length}`)).body;
+      const headers = { ...form.headers, 'tus-resumable': '1.0.0' };
+      const created = await c.inject({
+        method: 'POST',
+        url: '/v1/uploads',
+        headers: { ...headers, 'upload-length': '4000', 'content-type': 'application/offset+octet-stream' },
+        payload: data.subarray(0, 1000),
+      });
+      expect(created.statusCode).toBe(201);
+      const tusFile = path.join(ts.server.ctx.config.tusDir, form.uploadId);
+      const inode = fs.statSync(tusFile).ino;
+      const patch = await c.inject({
+        method: 'PATCH',
+        url: created.headers.location as string,
+        headers: { ...headers, 'upload-offset': '1000', 'content-type': 'application/offset+octet-stream' },
+        payload: data.subarray(1000),
+      });
+      expect(patch.statusCode).toBe(204);
+      const info = (await c.signed('GET', '/v1/archives')).body;
+      const blob = path.join(ts.dir, 'blobs', 'o', 'backups', info.backupDir, info.current.versionId);
+      expect(fs.statSync(blob).ino).toBe(inode);
+      expect(fs.statSync(blob).nlink).toBe(1);
+      expect(fs.existsSync(tusFile)).toBe(false);
+      expect(Buffer.compare(fs.readFileSync(blob), data)).toBe(0);
+    } finally {
+      await ts.close();
+    }
+  });
+});
+
 describe('FileBlobStore.putFile', () => {
   let dir: string;
   let store: FileBlobStore;

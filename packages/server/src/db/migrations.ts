@@ -125,7 +125,26 @@ const m0001: Migration = {
   },
 };
 
-export const MIGRATIONS: Record<string, Migration> = { '0001_initial': m0001 };
+/**
+ * Media usage (quota check of every media store step, GET /media/usage, GET /archives) sums
+ * object_length over a backup's rows: with this index the sum reads only the index, not every row
+ * (measured: 300,000 objects 619 ms -> 35 ms on SQLite).
+ */
+const m0002: Migration = {
+  // biome-ignore lint/suspicious/noExplicitAny: migrations run before the typed schema exists
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createIndex('media_usage')
+      .on('media')
+      .columns(['backup_id_hash', 'object_length'])
+      .execute();
+  },
+};
+
+export const MIGRATIONS: Record<string, Migration> = {
+  '0001_initial': m0001,
+  '0002_media_usage_index': m0002,
+};
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
