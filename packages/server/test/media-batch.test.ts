@@ -258,6 +258,67 @@ describe('FileBlobStore.putFile', () => {
     expect(fs.readdirSync(path.join(dir, 'blobs', '.tmp'))).toEqual([]);
   });
 
+  // /dev/shm is a tmpfs on Linux: another filesystem than the temp folder, where link() fails (EXDEV).
+  const otherFs = fs.existsSync('/dev/shm') && fs.statSync('/dev/shm').dev !== fs.statSync(os.tmpdir()).dev;
+  it.runIf(otherFs)(
+    'answers undefined across filesystems, and a server there still stores by copying',
+    async () => {
+      const shm = fs.mkdtempSync('/dev/shm/coffer-putfile-');
+      try {
+        const far = new FileBlobStore(path.join(shm, 'blobs'));
+        const src = path.join(dir, 'upload-far');
+        fs.writeFileSync(src, randomBytes(100));
+        expect(await far.putFile('media/d/x', src, { length: 100 })).toBeUndefined();
+        expect(await far.stat('media/d/x')).toBeUndefined();
+        // a whole server with its blobs on the other filesystem: the store step falls back to a copy
+        const ts = await startTestServer({ blobUrl: `file:${path.join(shm, 'server-blobs')}` });
+        try {
+          const c = TestClient.forServer(ts);
+          await c.register(ts.sender);
+          await c.fetchCredentials([0]);
+          await c.setKey(2);
+          const data = randomBytes(1234);
+          const form = await c.signed('GET', '/v1/archives/media/upload/form?uploadLength=1234', undefined, {
+            type: 2,
+          });
+          const up = await c.inject({
+            method: 'POST',
+            url: '/v1/uploads',
+            headers: {
+              ...form.body.headers,
+              'tus-resumable': '1.0.0',
+              'upload-length': '1234',
+              'content-type': 'application/offset+octet-stream',
+            },
+            payload: data,
+          });
+          expect(up.statusCode).toBe(201);
+          const mediaId = newMediaId();
+          const r = await c.signed(
+            'PUT',
+            '/v1/archives/media/batch',
+            { items: [{ sourceUploadId: form.body.uploadId, objectLength: 1234, mediaId }] },
+            { type: 2 },
+          );
+          expect(r.body.responses[0].status).toBe(200);
+          const blob = path.join(
+            shm,
+            'server-blobs',
+            'o',
+            'media',
+            (await c.signed('GET', '/v1/archives/media', undefined, { type: 2 })).body.mediaDir,
+            mediaId,
+          );
+          expect(Buffer.compare(fs.readFileSync(blob), data)).toBe(0);
+        } finally {
+          await ts.close();
+        }
+      } finally {
+        fs.rmSync(shm, { recursive: true, force: true });
+      }
+    },
+  );
+
   it('answers undefined for a file it cannot adopt (the caller then copies)', async () => {
     expect(await store.putFile('media/d/z', path.join(dir, 'missing'))).toBeUndefined();
     await expect(store.putFile('../escape', path.join(dir, 'upload'))).rejects.toMatchObject({
