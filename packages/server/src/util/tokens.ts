@@ -27,8 +27,14 @@ export function verifyToken<T extends TokenPayload>(
   const dot = token.indexOf('.');
   if (dot <= 0 || token.length > 4096) return undefined;
   const body = token.slice(0, dot);
-  const mac = Buffer.from(token.slice(dot + 1), 'base64url');
-  const expected = createHmac('sha256', secret).update(`coffer-token\0${body}`).digest();
+  // Compare the MAC as its canonical base64url text, not as decoded bytes: Node's decoder ignores
+  // stray characters and trailing bits, so several strings would decode to one valid MAC, and a
+  // token must have exactly one spelling (upload tokens are also matched as strings).
+  const mac = Buffer.from(token.slice(dot + 1), 'latin1');
+  const expected = Buffer.from(
+    createHmac('sha256', secret).update(`coffer-token\0${body}`).digest('base64url'),
+    'latin1',
+  );
   if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) return undefined;
   let payload: T;
   try {
