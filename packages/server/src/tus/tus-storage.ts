@@ -6,6 +6,7 @@
  * - metadata in PostgreSQL: the PostgresLocker, so two processes never write one upload at once.
  *   (SQLite means one process, and @tus/server's default in-memory locker is exact there.)
  */
+import { mkdirSync } from 'node:fs';
 import { FileStore } from '@tus/file-store';
 import type { DataStore, Locker } from '@tus/server';
 import { parseS3BlobStoreUrl } from '../storage/blob-store-factory.ts';
@@ -46,6 +47,10 @@ export function createTusStorage(config: {
       },
     };
   }
+  // @tus/file-store creates its folder with an async mkdir whose callback throws: an error there
+  // (the data folder removed or unwritable) would be an uncaught exception. Create it here, where
+  // a failure is an ordinary start-up error.
+  mkdirSync(config.tusDir, { recursive: true, mode: 0o700 });
   return {
     kind: 'file',
     datastore: new FileStore({ directory: config.tusDir }),
