@@ -15,6 +15,7 @@ import {
   PATHS,
   type ReadAuthResponse,
   type RegisterResponse,
+  type StoreMediaBatchResponse,
   signRequest,
   toBase64Url,
   type UploadForm,
@@ -253,6 +254,34 @@ export class ApiClient {
     this.#creds.clear();
   }
 
+  /**
+   * The credentials still usable from today on, for the profile store (so the next process does not
+   * spend another of the account's daily issuance requests, api.md section 3). Sensitive: callers
+   * keep them in the KeyStore only and never log them.
+   */
+  exportCredentials(): Record<string, string> {
+    const today = dayStart(this.#now());
+    const out: Record<string, string> = {};
+    for (const [k, v] of this.#creds) {
+      if (Number(k.split('/')[3]) >= today) out[k] = toBase64Url(v);
+    }
+    return out;
+  }
+
+  /** Adds stored credentials (from `exportCredentials`); past days and malformed entries are skipped. */
+  importCredentials(entries: Record<string, string>): void {
+    const today = dayStart(this.#now());
+    for (const [k, v] of Object.entries(entries)) {
+      const day = Number(k.split('/')[3]);
+      if (typeof v !== 'string' || !Number.isSafeInteger(day) || day < today) continue;
+      try {
+        this.#creds.set(k, fromBase64Url(v));
+      } catch {
+        // a damaged entry: fetched again when needed
+      }
+    }
+  }
+
   /** A signed anonymous request (spec 6.1): today's credential + XEdDSA over the canonical request. */
   async signed<T>(
     id: BackupIdentity,
@@ -340,6 +369,36 @@ export class ApiClient {
     body: { sourceUploadId: string; objectLength: number; mediaId: string },
   ): Promise<{ mediaId: string; objectLength: number }> {
     return this.signed(id, level, 'PUT', PATHS.media, 'storing media', body);
+  }
+
+  /**
+   * Stores up to 1,000 finished media uploads in one signed request (api.md `PUT
+   * /v1/archives/media/batch`). Answers one entry per item, in item order; a refused item carries
+   * the status and error the single `PUT /v1/archives/media` would give.
+   */
+  async storeMediaBatch(
+    id: BackupIdentity,
+    level: number,
+    items: { sourceUploadId: string; objectLength: number; mediaId: string }[],
+  ): Promise<StoreMediaBatchResponse['responses']> {
+    const r = await this.signed<StoreMediaBatchResponse>(
+      id,
+      level,
+      'PUT',
+      PATHS.mediaBatch,
+      'storing media',
+      { items },
+    );
+    if (!Array.isArray(r?.responses) || r.responses.length !== items.length) {
+      throw new CofferError(
+        'COFFER_ERR_SERVER',
+        'The server answered the media batch with the wrong number of items.',
+        {
+          details: { request: 'storing media', items: items.length },
+        },
+      );
+    }
+    return r.responses;
   }
 
   /** Every stored media object (follows the cursor). */

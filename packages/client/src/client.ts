@@ -18,7 +18,7 @@ import {
   toBase64Url,
 } from '@coffer/crypto';
 import type { ReadAuthResponse } from '@coffer/protocol';
-import { ApiClient, type BackupIdentity, type FetchLike } from './api-client.ts';
+import { ApiClient, type BackupIdentity, type FetchLike, httpError } from './api-client.ts';
 import { cancelled, type OpenedBackup, openSealedBackup, sealedBackupStream } from './backup-stream.ts';
 import type { ChatStore, MediaDescriptor } from './chat-store.ts';
 import type { KeyStore } from './key-store.ts';
@@ -39,6 +39,20 @@ import { tusUpload } from './tus-upload.ts';
 const ENTRY_KEYS = 'backup-keys';
 const ENTRY_ACCOUNT = 'account';
 const ENTRY_STATE = 'backup-state';
+/**
+ * Anonymous credentials fetched for the coming days (api.md section 3): kept so the next run does not
+ * spend another of the account's ~20 daily issuance requests. Not a key to the backup, but sensitive
+ * (they act for the backup id until they expire): key store only, never logged.
+ */
+const ENTRY_CREDENTIALS = 'backup-credentials';
+/** Media store steps per `PUT /v1/archives/media/batch` (the server takes 1..1,000). */
+const MEDIA_BATCH = 100;
+
+interface StoredCredentials {
+  serverUrl: string;
+  level: number;
+  credentials: Record<string, string>;
+}
 
 /** Secrets: stay in the key store, never sent, never logged. */
 interface StoredKeys {
@@ -188,6 +202,8 @@ export class CofferClient {
   readonly #retryDelays: number[] | undefined;
   #serverUrl: string | undefined;
   #api: ApiClient | undefined;
+  /** Whether the stored credentials were read into `#api` already. */
+  #credentialsLoaded = false;
   #schedule: { handle: unknown; opts: ScheduleOptions } | undefined;
 
   constructor(opts: CofferClientOptions) {
@@ -249,6 +265,7 @@ export class CofferClient {
   #apiFor(url: string): ApiClient {
     if (!this.#api || this.#api.baseUrl !== url.replace(/\/+$/, '')) {
       this.#api = new ApiClient(url, { ...(this.#fetch ? { fetch: this.#fetch } : {}), now: this.#now });
+      this.#credentialsLoaded = false;
     }
     return this.#api;
   }
@@ -274,7 +291,7 @@ export class CofferClient {
     const r = await api.register(sessionId);
     const account: StoredAccount = { serverUrl: url, aci: r.aci, deviceToken: r.deviceToken, level: r.level };
     await this.#keys.write(ENTRY_ACCOUNT, JSON.stringify(account));
-    api.clearCredentials();
+    await this.#dropCredentials();
     // Backups turned on before registering used a device-made account id: from now on the backup
     // ids come from the server's ACI (a new device derives them from it), so register those keys.
     const keys = await this.#readJson<StoredKeys>(ENTRY_KEYS);
@@ -358,17 +375,49 @@ export class CofferClient {
 
   async #ensureCredentials(account: StoredAccount, ids: BackupIdentity[]): Promise<ApiClient> {
     const api = this.#apiFor(account.serverUrl);
+    if (!this.#credentialsLoaded) {
+      this.#credentialsLoaded = true;
+      const stored = await this.#readJson<StoredCredentials>(ENTRY_CREDENTIALS).catch(() => undefined);
+      // Credentials of another server or level are useless here (and the entry is replaced on save).
+      if (
+        stored &&
+        stored.serverUrl === api.baseUrl &&
+        stored.level === account.level &&
+        stored.credentials
+      ) {
+        api.importCredentials(stored.credentials);
+      }
+    }
     if (!ids.every((id) => api.hasCredential(id, account.level))) {
-      await api.fetchCredentials(account.deviceToken, account.level, ids);
+      await this.#fetchCredentials(api, account, ids);
     }
     return api;
+  }
+
+  /** Fetches credentials (one issuance request) and keeps them in the key store for later runs. */
+  async #fetchCredentials(api: ApiClient, account: StoredAccount, ids: BackupIdentity[]): Promise<void> {
+    await api.fetchCredentials(account.deviceToken, account.level, ids);
+    this.#credentialsLoaded = true;
+    const entry: StoredCredentials = {
+      serverUrl: api.baseUrl,
+      level: account.level,
+      credentials: api.exportCredentials(),
+    };
+    await this.#keys.write(ENTRY_CREDENTIALS, JSON.stringify(entry));
+  }
+
+  /** Forgets the credentials in memory and in the key store (new account, rotation, disable). */
+  async #dropCredentials(): Promise<void> {
+    this.#api?.clearCredentials();
+    this.#credentialsLoaded = true;
+    await this.#keys.delete(ENTRY_CREDENTIALS);
   }
 
   async #registerKeys(account: StoredAccount, keys: StoredKeys, recoveryKey?: string): Promise<void> {
     const { messages, media } = await this.#identities(keys, recoveryKey);
     const api = this.#apiFor(account.serverUrl);
     api.clearCredentials();
-    await api.fetchCredentials(account.deviceToken, account.level, [messages, media]);
+    await this.#fetchCredentials(api, account, [messages, media]);
     await api.setPublicKey(messages, account.level);
     await api.setPublicKey(media, account.level);
     await this.#updateState((s) => ({ ...s, keysRegistered: true }));
@@ -504,6 +553,41 @@ export class CofferClient {
     let missingLocally = 0;
     const total = jobs.length;
     progress({ phase: 'media', items: 0, totalItems: total, bytes: 0 });
+    // Finished uploads wait here for the store step, done MEDIA_BATCH at a time with
+    // PUT /v1/archives/media/batch (one signature, one server transaction), one batch at a time.
+    type Item = { sourceUploadId: string; objectLength: number; mediaId: string };
+    let pending: Item[] = [];
+    let storing: Promise<void> = Promise.resolve();
+    const store = async (items: Item[]): Promise<void> => {
+      for (let i = 0; i < items.length; i += 1000) {
+        const chunk = items.slice(i, i + 1000);
+        const answers = await this.#storeMediaItems(api, account, id, chunk);
+        let failed: CofferError | undefined;
+        for (let j = 0; j < chunk.length; j++) {
+          const a = answers[j]!;
+          if (a.status === 200) {
+            uploaded++;
+            bytesUploaded += chunk[j]!.objectLength;
+          } else {
+            // The same codes as the single store step: quota -> QUOTA_FULL, SOURCE_GONE -> SERVER, ...
+            failed ??= await httpError(
+              new Response(JSON.stringify({ error: a.error ?? {} }), { status: a.status }),
+              'storing media',
+            );
+          }
+        }
+        progress({ phase: 'media', items: uploaded, totalItems: total, bytes: bytesUploaded });
+        if (failed) throw failed;
+      }
+    };
+    const flush = (): Promise<void> => {
+      const items = pending;
+      pending = [];
+      storing = storing.then(() => store(items));
+      // Awaited by the caller; this only keeps a failure seen elsewhere from being "unhandled".
+      storing.catch(() => undefined);
+      return storing;
+    };
     await mapLimit(jobs, this.#concurrency, async ({ kind, p }) => {
       if (signal?.aborted) throw cancelled();
       const thumb = kind === 'thumb';
@@ -529,15 +613,10 @@ export class CofferClient {
         ...(signal ? { signal } : {}),
         ...(this.#retryDelays ? { retryDelays: this.#retryDelays } : {}),
       });
-      await api.storeMedia(id, account.level, {
-        sourceUploadId: form.uploadId,
-        objectLength: object.length,
-        mediaId: toBase64Url(mid),
-      });
-      uploaded++;
-      bytesUploaded += object.length;
-      progress({ phase: 'media', items: uploaded, totalItems: total, bytes: bytesUploaded });
+      pending.push({ sourceUploadId: form.uploadId, objectLength: object.length, mediaId: toBase64Url(mid) });
+      if (pending.length >= MEDIA_BATCH) await flush();
     });
+    await flush();
     return {
       total: plan.length,
       uploaded,
@@ -545,6 +624,28 @@ export class CofferClient {
       bytesUploaded,
       missingLocally,
     };
+  }
+
+  /** The batch store step; a server without the batch endpoint (404) gets one PUT per item. */
+  async #storeMediaItems(
+    api: ApiClient,
+    account: StoredAccount,
+    id: BackupIdentity,
+    items: { sourceUploadId: string; objectLength: number; mediaId: string }[],
+  ): Promise<{ status: number; error?: { code: string; message: string } }[]> {
+    if (items.length === 0) return [];
+    try {
+      return await api.storeMediaBatch(id, account.level, items);
+    } catch (err) {
+      const d = (err as CofferError).details as { status?: number } | undefined;
+      if (!hasErrorCode(err, 'COFFER_ERR_SERVER_TOO_OLD') || d?.status !== 404) throw err;
+    }
+    const out: { status: number }[] = [];
+    for (const item of items) {
+      await api.storeMedia(id, account.level, item);
+      out.push({ status: 200 });
+    }
+    return out;
   }
 
   // --- download / restore / verify -----------------------------------------------------------
@@ -806,9 +907,7 @@ export class CofferClient {
     const newIds = await this.#identities(fresh);
     const api = this.#apiFor(account.serverUrl);
     // One credential per day and type per request: the old id's credential comes separately.
-    if (!api.hasCredential(oldIds.messages, account.level)) {
-      await api.fetchCredentials(account.deviceToken, account.level, [oldIds.messages]);
-    }
+    await this.#ensureCredentials(account, [oldIds.messages]);
     await api.fetchCredentials(account.deviceToken, account.level, [newIds.messages, newIds.media]);
     await api.setPublicKey(newIds.messages, account.level);
     const spooled = await this.#platform.spool(
@@ -842,6 +941,8 @@ export class CofferClient {
     }));
     // The new backup is committed: the old one can go.
     await api.deleteAll(oldIds.messages, account.level).catch(() => undefined);
+    // The stored credentials include the old backup id's: drop them all (the next run fetches anew).
+    await this.#dropCredentials();
     return { recoveryKey, displayKey: formatRecoveryKey(recoveryKey) };
   }
 
@@ -864,7 +965,7 @@ export class CofferClient {
     }
     await this.#keys.delete(ENTRY_KEYS);
     await this.#saveState({ enabled: false });
-    this.#api?.clearCredentials();
+    await this.#dropCredentials();
   }
 
   async status(): Promise<BackupStatus> {
