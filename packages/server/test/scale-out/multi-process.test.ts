@@ -181,14 +181,16 @@ describe('three coffer serve processes on one PostgreSQL and one bucket', () => 
   };
 
   /** Retries a whole client step (what an app does after an error), re-signing each time. */
-  async function step<T>(name: string, fn: () => Promise<T>, attempts = 8): Promise<T> {
+  async function step<T>(name: string, fn: () => Promise<T>, attempts = 20): Promise<T> {
     for (let i = 1; ; i++) {
       try {
         return await fn();
       } catch (err) {
         if (i >= attempts) throw new Error(`${name} failed ${attempts} times: ${(err as Error).message}`);
         stats.stepRetries++;
-        await sleep(200 * i);
+        // Capped backoff: a step pinned to the killed process (registration reads the dev outbox of
+        // the process that sent the code) must outlast its restart, which takes seconds under load.
+        await sleep(Math.min(200 * i, 1000));
       }
     }
   }
