@@ -15,17 +15,16 @@
 // the server with --cpu-prof (profile written to DIR when it stops; see bench/_cpuprofile-top.ts).
 // --server-root DIR runs `coffer serve` from another checkout (e.g. `git archive` of an older commit
 // with node_modules linked), for a before/after comparison on the same machine.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { toBase64Url } from '@coffer/protocol';
 import type { TestClient } from '../packages/server/test/helpers.ts';
-import { socketClient } from '../packages/server/test/socket-helpers.ts';
 import { freePortInRange } from '../test-support/services.ts';
 import { repoRoot } from '../test-support/vectors.ts';
 import { type BenchRow, report } from './_report.ts';
+import { registerBenchClient, startBenchServer } from './_serve.ts';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt: number): number => {
@@ -44,94 +43,6 @@ const PORT = arg('port', 0);
 const CPU_PROF = sarg('cpu-prof');
 // Another checkout to run the server from (before/after comparisons against an older commit).
 const SERVER_ROOT = sarg('server-root') ?? repoRoot;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function startServe(dir: string) {
-  const port = PORT || (await freePortInRange(32100, 32199));
-  const config = path.join(dir, 'bench.json');
-  fs.writeFileSync(
-    config,
-    JSON.stringify({
-      verification: {
-        perIdentifier: { limit: 1000, windowMs: 3_600_000 },
-        perAddress: { limit: 1e6, windowMs: 3_600_000 },
-      },
-      credentials: { maxRequestsPerDay: 1000 },
-      limits: { requestsPerMinutePerAddress: 1e9, uploadFormsPerHour: 1e9 },
-      levels: { free: { mediaBytes: 100 * 1024 ** 3 } },
-      logLevel: 'warn',
-    }),
-  );
-  const nodeArgs = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      ...nodeArgs,
-      path.join(SERVER_ROOT, 'packages/cli/bin/coffer.js'),
-      'serve',
-      '--data',
-      path.join(dir, 'data'),
-      '--port',
-      String(port),
-      '--config',
-      config,
-      '--dev-outbox',
-      '--no-web',
-    ],
-    { cwd: SERVER_ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`coffer serve did not start:\n${out}`)), 120_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('Coffer server listening on')) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-    child.stderr?.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.once('exit', (code) => reject(new Error(`coffer serve exited ${code}:\n${out}`)));
-  });
-  return {
-    base: `http://127.0.0.1:${port}`,
-    async stop() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(15_000).then(() => child.kill('SIGKILL'))]);
-    },
-  };
-}
-
-async function registerMediaClient(base: string): Promise<TestClient> {
-  const c = socketClient(base, Date.now, `media-bench-${randomBytes(3).toString('hex')}@example.org`);
-  const s = await c.json({
-    method: 'POST',
-    url: '/v1/verification/sessions',
-    payload: { identifier: c.identifier },
-  });
-  const ob = await c.json({
-    method: 'GET',
-    url: `/v1/dev/outbox?identifier=${encodeURIComponent(c.identifier)}`,
-  });
-  const code = ob.body.messages.at(-1).code as string;
-  await c.json({
-    method: 'PUT',
-    url: `/v1/verification/sessions/${s.body.sessionId}/code`,
-    payload: { code },
-  });
-  const r = await c.json({ method: 'POST', url: '/v1/accounts', payload: { sessionId: s.body.sessionId } });
-  if (r.status !== 200) throw new Error(`register: ${r.status}`);
-  c.aci = r.body.aci;
-  c.deviceToken = r.body.deviceToken;
-  c.level = r.body.level;
-  if ((await c.fetchCredentials([0], c.level, [2])).status !== 200) throw new Error('credentials');
-  if ((await c.setKey(2)).status !== 204) throw new Error('set key');
-  return c;
-}
 
 interface Form {
   auth: string;
@@ -215,10 +126,17 @@ const pct = (xs: number[], p: number) => {
 };
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-media-'));
-const server = await startServe(dir);
+const server = await startBenchServer({
+  dir,
+  port: PORT || (await freePortInRange(32100, 32199)),
+  limits: { uploadFormsPerHour: 1e9 },
+  config: { levels: { free: { mediaBytes: 100 * 1024 ** 3 } } },
+  nodeArgs: CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [],
+  root: SERVER_ROOT,
+});
 const rows: BenchRow[] = [];
 try {
-  const c = await registerMediaClient(server.base);
+  const c = await registerBenchClient(server.base, 'media-bench', 2);
   const bodies = Array.from({ length: OBJECTS }, () => new Uint8Array(randomBytes(SIZE)));
   const mb = (OBJECTS * SIZE) / 1e6;
   const line = (name: string, s: number) =>

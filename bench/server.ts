@@ -13,14 +13,13 @@
 // - peak server RSS while `--large` uploads of `--large-mb` MiB run at once (memory must stay flat).
 // PostgreSQL: COFFER_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/test), one fresh schema.
 // S3: COFFER_TEST_S3_URL (+ AWS_* credentials), else a throwaway Swift on ports 26485-26489.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import type { TestClient } from '../packages/server/test/helpers.ts';
-import { socketClient } from '../packages/server/test/socket-helpers.ts';
 import {
   createPgSchema,
   createS3Prefix,
@@ -30,8 +29,8 @@ import {
   S3_TEST_USER,
   sharedScriptsDir,
 } from '../test-support/services.ts';
-import { repoRoot } from '../test-support/vectors.ts';
 import { type BenchRow, report } from './_report.ts';
+import { registerBenchClient, startBenchServer } from './_serve.ts';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -67,91 +66,6 @@ function rssMb(pid: number): { now: number; peak: number } {
   const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0);
   return { now: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
-}
-
-async function startServe(dir: string, env: Record<string, string>, extraArgs: string[]) {
-  const port = await freePortInRange(26400, 26479);
-  const config = path.join(dir, 'bench.json');
-  fs.writeFileSync(
-    config,
-    JSON.stringify({
-      verification: {
-        perIdentifier: { limit: 1000, windowMs: 3_600_000 },
-        perAddress: { limit: 1e6, windowMs: 3_600_000 },
-      },
-      credentials: { maxRequestsPerDay: 1000 },
-      limits: { requestsPerMinutePerAddress: 1e9 },
-      logLevel: 'warn',
-    }),
-  );
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      path.join(repoRoot, 'packages/cli/bin/coffer.js'),
-      'serve',
-      '--data',
-      path.join(dir, 'data'),
-      '--port',
-      String(port),
-      '--config',
-      config,
-      '--dev-outbox',
-      '--no-web',
-      ...extraArgs,
-    ],
-    { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`coffer serve did not start:\n${out}`)), 120_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('Coffer server listening on')) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-    child.stderr?.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.once('exit', (code) => reject(new Error(`coffer serve exited ${code}:\n${out}`)));
-  });
-  return {
-    base: `http://127.0.0.1:${port}`,
-    child,
-    async stop() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(15_000).then(() => child.kill('SIGKILL'))]);
-    },
-  };
-}
-
-async function registerClient(base: string, k: number): Promise<TestClient> {
-  const c = socketClient(base, Date.now, `bench${k}-${randomBytes(3).toString('hex')}@example.org`);
-  const s = await c.json({
-    method: 'POST',
-    url: '/v1/verification/sessions',
-    payload: { identifier: c.identifier },
-  });
-  const ob = await c.json({
-    method: 'GET',
-    url: `/v1/dev/outbox?identifier=${encodeURIComponent(c.identifier)}`,
-  });
-  const code = ob.body.messages.at(-1).code as string;
-  await c.json({
-    method: 'PUT',
-    url: `/v1/verification/sessions/${s.body.sessionId}/code`,
-    payload: { code },
-  });
-  const r = await c.json({ method: 'POST', url: '/v1/accounts', payload: { sessionId: s.body.sessionId } });
-  if (r.status !== 200) throw new Error(`register: ${r.status}`);
-  c.aci = r.body.aci;
-  c.deviceToken = r.body.deviceToken;
-  c.level = r.body.level;
-  if ((await c.fetchCredentials([0], c.level, [1])).status !== 200) throw new Error('credentials');
-  if ((await c.setKey(1)).status !== 204) throw new Error('set key');
-  return c;
 }
 
 interface Form {
@@ -253,12 +167,18 @@ async function runMode(mode: 'embedded' | 'pg-s3', s3Url: string | undefined): P
       env.AWS_SECRET_ACCESS_KEY = target.credentials?.secretAccessKey ?? '';
       extra.push('--db', schema.url, '--blobs', blobUrl.toString());
     }
-    const server = await startServe(dir, env, extra);
+    const server = await startBenchServer({
+      dir,
+      port: await freePortInRange(26400, 26479),
+      env,
+      args: extra,
+    });
     cleanups.unshift(server.stop);
     const pid = server.child.pid!;
     process.stderr.write(`[${mode}] registering clients\n`);
     const clients: TestClient[] = [];
-    for (let i = 0; i < CONCURRENCY; i++) clients.push(await registerClient(server.base, i));
+    for (let i = 0; i < CONCURRENCY; i++)
+      clients.push(await registerBenchClient(server.base, `bench${i}`, 1));
     await sleep(3000); // let background credential-key generation finish
 
     process.stderr.write(`[${mode}] control endpoints at ${RATE} req/s for ${SECONDS} s\n`);
