@@ -48,6 +48,9 @@ export async function httpError(res: Response, what: string): Promise<CofferErro
   } catch {
     // not a Coffer error body
   }
+  // A proxy or load balancer may send only the header (delta-seconds form).
+  const header = Number(res.headers.get('retry-after') ?? Number.NaN);
+  if (retryAfterSeconds === undefined && Number.isFinite(header) && header >= 0) retryAfterSeconds = header;
   const details = { status: res.status, serverCode: code || undefined, request: what, retryAfterSeconds };
   if (QUOTA_CODES.has(code) || res.status === 413) {
     return new CofferError(
@@ -141,24 +144,29 @@ export class ApiClient {
   }
 
   /**
-   * Runs `attempt` again after a rate-limit answer (429: waits as the server asks, at most 30 s) or
-   * a failed connection (backoff 0.25 s doubling, about 16 s in all: a restarting server comes
-   * back). Each attempt builds its request anew, so signed requests get a fresh signature.
+   * Runs `attempt` again after a rate-limit or back-pressure answer (429, or 503
+   * COFFER_ERR_OVERLOADED: waits as Retry-After asks, at most 30 s, else 1 s doubling, plus up to
+   * 20 % jitter so refused clients do not come back in step) or a failed connection (backoff 0.25 s
+   * doubling, about 16 s in all: a restarting server comes back). Each attempt builds its request
+   * anew, so signed requests get a fresh signature.
    */
-  async #withRateLimitRetry<T>(attempt: () => Promise<T>): Promise<T> {
+  async #withRateLimitRetry<T>(attempt: () => Promise<T>, retryConnections = true): Promise<T> {
     for (let i = 0; ; i++) {
       try {
         return await attempt();
       } catch (err) {
         const d = (err as CofferError).details as
-          | { status?: number; retryAfterSeconds?: number; connection?: boolean }
+          | { status?: number; retryAfterSeconds?: number; connection?: boolean; serverCode?: string }
           | undefined;
-        if (i < 6 && d?.connection) {
+        if (retryConnections && i < 6 && d?.connection) {
           await new Promise((r) => setTimeout(r, 250 * 2 ** i));
           continue;
         }
-        if (d?.status !== 429 || i >= 4) throw err;
-        await new Promise((r) => setTimeout(r, Math.min(30, d.retryAfterSeconds ?? 1) * 1000));
+        // 503: back-pressure, or a proxy's code-less answer; outages (blob store, database) surface.
+        const busy = d?.status === 503 && (d.serverCode === 'COFFER_ERR_OVERLOADED' || !d.serverCode);
+        if ((d?.status !== 429 && !busy) || i >= 4) throw err;
+        const seconds = Math.min(30, d.retryAfterSeconds ?? 2 ** i);
+        await new Promise((r) => setTimeout(r, seconds * 1000 * (1 + 0.2 * Math.random())));
       }
     }
   }
@@ -434,13 +442,17 @@ export class ApiClient {
   ): Promise<Response> {
     const h = { ...headers };
     if (range) h.range = `bytes=${range.start}-${range.end === undefined ? '' : range.end - 1}`;
-    let res: Response;
-    try {
-      res = await this.#fetch(url, { headers: h });
-    } catch (err) {
-      throw networkError(err, 'the download');
-    }
-    if (!res.ok) throw await httpError(res, 'the download');
-    return res;
+    // A busy server's 429/503 is waited out here; a broken connection is left to the caller,
+    // which resumes from the bytes it has.
+    return this.#withRateLimitRetry(async () => {
+      let res: Response;
+      try {
+        res = await this.#fetch(url, { headers: h });
+      } catch (err) {
+        throw networkError(err, 'the download');
+      }
+      if (!res.ok) throw await httpError(res, 'the download');
+      return res;
+    }, false);
   }
 }

@@ -65,6 +65,7 @@ import type { ServerContext } from './context.ts';
 import { BlindRsaScheme } from './credentials/blind-rsa-scheme.ts';
 import { checkRange, issueCredentials } from './credentials/issuance.ts';
 import { createDb, type Db } from './db/create-db.ts';
+import { installBackPressure } from './http/back-pressure.ts';
 import { errorBody, installErrorHandling } from './http/errors.ts';
 import { createMetrics, installMetrics } from './http/metrics.ts';
 import { serveRange } from './http/ranges.ts';
@@ -212,6 +213,13 @@ async function build(
     },
   });
   installErrorHandling(app);
+  const backPressure = installBackPressure(app, {
+    maxRequestsInFlight: config.limits.maxRequestsInFlight,
+    maxEventLoopDelayMs: config.limits.maxEventLoopDelayMs,
+    maxDbWaiting: config.limits.maxDbWaiting,
+    retryAfterSeconds: config.limits.overloadRetryAfterSeconds,
+    ...(db.waiting ? { dbWaiting: db.waiting } : {}),
+  });
   installRequestRateLimit(app, config.limits.requestsPerMinutePerAddress, now);
   installMetrics(app, metrics);
 
@@ -774,6 +782,7 @@ async function build(
       ready = false;
       if (timer) clearInterval(timer);
       await app.close();
+      backPressure.stop();
       await pregen;
       await closeTus();
       await blobs.close();

@@ -59,6 +59,11 @@ export interface ServerConfig {
     idleTimeoutMs?: number;
     /** Upload forms (messages + media) per backup id per hour. */
     uploadFormsPerHour: number;
+    /** Back-pressure (http/back-pressure.ts): beyond these, new requests get 503 OVERLOADED; 0 = off. */
+    maxRequestsInFlight: number;
+    maxEventLoopDelayMs: number;
+    maxDbWaiting: number;
+    overloadRetryAfterSeconds: number;
   };
 }
 
@@ -101,6 +106,10 @@ export function defaultConfig(dataDir = './data'): ServerConfig {
       requestsPerMinutePerAddress: 1200,
       idleTimeoutMs: 60_000,
       uploadFormsPerHour: 1000,
+      maxRequestsInFlight: 1024,
+      maxEventLoopDelayMs: 1000,
+      maxDbWaiting: 200,
+      overloadRetryAfterSeconds: 2,
     },
   };
 }

@@ -15,6 +15,8 @@ export interface Db {
   db: Kysely<Database>;
   dialect: DbDialectName;
   close(): Promise<void>;
+  /** Queries waiting for a pooled connection (PostgreSQL); absent for SQLite (no pool). */
+  waiting?: () => number;
 }
 
 export async function createDb(url: string, opts: { baseDir?: string; migrate?: boolean } = {}): Promise<Db> {
@@ -48,7 +50,8 @@ export async function createDb(url: string, opts: { baseDir?: string; migrate?: 
       throw err;
     }
   }
-  return { db, dialect: name, close: () => db.destroy() };
+  const waiting = (dialect as { waiting?: () => number }).waiting;
+  return { db, dialect: name, close: () => db.destroy(), ...(waiting ? { waiting } : {}) };
 }
 
 /**

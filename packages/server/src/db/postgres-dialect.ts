@@ -89,10 +89,15 @@ export function createPostgresDialect(url: string, opts: PostgresPoolOptions = {
   pool.on('connect', (client) => {
     client.on('error', () => {});
   });
-  return new CofferPostgresDialect({ pool });
+  const dialect = new CofferPostgresDialect({ pool });
+  // Back-pressure (http/back-pressure.ts) sheds requests while too many queries wait for a connection.
+  dialect.waiting = () => pool.waitingCount;
+  return dialect;
 }
 
 class CofferPostgresDialect extends PostgresDialect {
+  waiting?: () => number;
+
   override createAdapter(): DialectAdapter {
     return new SchemaLockAdapter();
   }
