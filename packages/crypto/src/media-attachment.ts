@@ -7,7 +7,12 @@ import { abytes } from './_assert.ts';
 import { type BackupSource, bytesSource } from './backup-source.ts';
 import { constantTimeEqual } from './constant-time.ts';
 import { CofferError } from './errors.ts';
-import { IncrementalMac, incrementalMacChunkSize } from './media-incremental-mac.ts';
+import {
+  IncrementalMac,
+  incrementalMacChunkSize,
+  inlineIncrementalMac,
+  inlineSha256,
+} from './media-incremental-mac.ts';
 import { logPaddedSize } from './padding.ts';
 import { getPlatform, type Platform } from './platform.ts';
 import { _takeRandom, type Rng, randomBytes } from './random.ts';
@@ -39,13 +44,45 @@ export interface SealAttachmentOptions {
   size?: number;
   rng?: Rng;
   platform?: 'node' | 'web';
+  /**
+   * `false`: do not compute `digest` (SHA-256 of the blob); the result has no `digest`. Each of
+   * these two hashes is a full SHA-256 pass that `AES-CBC + HMAC` does not need; a caller that
+   * does not use the value (backup-tier media keep no transit digest) saves it. Default true.
+   */
+  digest?: boolean;
+  /**
+   * `false`: do not compute `plaintextHash`; the result has none. For callers that already
+   * know it (the media name is made from it before sealing, spec 5.2). Default true.
+   */
+  plaintextHash?: boolean;
 }
 
-export interface SealedAttachment {
+/** The blob and its result; `R` is `AttachmentSealResult` unless hashes were turned off. */
+export interface SealedAttachment<R = AttachmentSealResult> {
   /** The blob bytes, in order. Consume it fully; `result` settles when it ends. */
   blob: AsyncIterable<Uint8Array>;
-  result: Promise<AttachmentSealResult>;
+  result: Promise<R>;
 }
+
+type HashField = 'digest' | 'plaintextHash';
+/** Whether options `O` compute field `K`: surely ('yes', the default), surely not, or unknown at compile time. */
+type Computed<O, K extends HashField> = K extends keyof O
+  ? O[K] extends false
+    ? 'no'
+    : O[K] extends true | undefined
+      ? 'yes'
+      : 'maybe'
+  : 'yes';
+type ResultField<O, K extends HashField> =
+  Computed<O, K> extends 'yes'
+    ? Record<K, Uint8Array>
+    : Computed<O, K> extends 'maybe'
+      ? Partial<Record<K, Uint8Array>>
+      : unknown;
+/** The result of `sealAttachment` for options `O`: without `digest` / `plaintextHash` when they are off. */
+export type AttachmentSealResultFor<O> = Omit<AttachmentSealResult, HashField> &
+  ResultField<O, 'digest'> &
+  ResultField<O, 'plaintextHash'>;
 
 /** Size of the blob for a plaintext of `size` bytes: `16 + 16*(floor(padded/16)+1) + 32` (spec 5.1). */
 export function attachmentBlobSize(size: number): number {
@@ -53,12 +90,26 @@ export function attachmentBlobSize(size: number): number {
   return 16 + 16 * (Math.floor(padded / 16) + 1) + 32;
 }
 
-/** Encrypts an attachment as a stream. Keys are random unless given (64 bytes, aes || mac). */
+/**
+ * Encrypts an attachment as a stream. Keys are random unless given (64 bytes, aes || mac). By
+ * default the result carries every value of spec 5.1; `digest: false` / `plaintextHash: false`
+ * skip those SHA-256 passes (and leave the fields out of the result).
+ */
 export function sealAttachment(
   plaintext: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array,
+  keys64: Uint8Array | undefined,
+  rng: Rng,
+): SealedAttachment;
+export function sealAttachment<O extends SealAttachmentOptions = Record<never, never>>(
+  plaintext: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array,
   keys64?: Uint8Array,
-  options: SealAttachmentOptions | Rng = {},
-): SealedAttachment {
+  options?: O,
+): SealedAttachment<AttachmentSealResultFor<O>>;
+export function sealAttachment<O extends SealAttachmentOptions>(
+  plaintext: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array,
+  keys64?: Uint8Array,
+  options: O | Rng = {} as O,
+): SealedAttachment<AttachmentSealResultFor<O>> {
   // CONTRACTS.md form `sealAttachment(plaintext, keys64?, rng?)` is accepted too.
   const opts: SealAttachmentOptions = typeof options === 'function' ? { rng: options } : options;
   if (keys64 !== undefined) abytes('keys64', keys64, 64);
@@ -72,9 +123,9 @@ export function sealAttachment(
   }
   if (size !== undefined && (!Number.isSafeInteger(size) || size < 0))
     throw new RangeError(`bad size ${size}`);
-  let resolve!: (r: AttachmentSealResult) => void;
+  let resolve!: (r: AttachmentSealResultFor<O>) => void;
   let reject!: (e: unknown) => void;
-  const result = new Promise<AttachmentSealResult>((res, rej) => {
+  const result = new Promise<AttachmentSealResultFor<O>>((res, rej) => {
     resolve = res;
     reject = rej;
   });
@@ -83,7 +134,10 @@ export function sealAttachment(
   const blob = (async function* () {
     try {
       const platform = await getPlatform(opts.platform);
-      yield* sealStream(platform, input, keys, iv, size, resolve);
+      const want = { digest: opts.digest !== false, plaintextHash: opts.plaintextHash !== false };
+      yield* sealStream(platform, input, keys, iv, size, want, (r) =>
+        resolve(r as AttachmentSealResultFor<O>),
+      );
     } catch (e) {
       reject(e);
       throw e;
@@ -92,27 +146,39 @@ export function sealAttachment(
   return { blob, result };
 }
 
+/**
+ * Blobs from this size on hash on worker threads (Node); smaller ones on the calling thread,
+ * where a worker round trip would cost more than the hashing.
+ */
+const OFFLOAD_FROM = 1024 * 1024;
+
 async function* sealStream(
   platform: Platform,
   input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   keys: Uint8Array,
   iv: Uint8Array,
   announced: number | undefined,
-  done: (r: AttachmentSealResult) => void,
+  want: { digest: boolean; plaintextHash: boolean },
+  done: (r: AttachmentSealResultFor<SealAttachmentOptions>) => void,
 ): AsyncGenerator<Uint8Array> {
   const aesKey = keys.subarray(0, 32);
   const macKey = keys.subarray(32, 64);
   const chunkSize = incrementalMacChunkSize(announced === undefined ? 0 : attachmentBlobSize(announced));
-  const imac = new IncrementalMac(platform, macKey, chunkSize);
-  // Node: both SHA-256 passes run on a worker thread beside AES-CBC + HMAC here.
-  const digest = platform.sha256Offloaded();
-  const ptHash = platform.sha256Offloaded();
-  let finished = false;
+  // AES-CBC runs here; the incremental MAC (whose snapshot after IV || CT is the blob's MAC) and
+  // the optional SHA-256 passes run beside it on worker threads in Node (hash-offload.ts).
+  const offload = announced === undefined || announced >= OFFLOAD_FROM;
+  const imac = offload
+    ? platform.incrementalMacOffloaded(macKey, chunkSize)
+    : inlineIncrementalMac(platform, macKey, chunkSize);
+  const sha = () => (offload ? platform.sha256Offloaded() : inlineSha256(platform));
+  const digest = want.digest ? sha() : undefined;
+  const ptHash = want.plaintextHash ? sha() : undefined;
   try {
     const cipher = platform.aesCbcEncrypt(aesKey, iv);
+    // The hashes copy what they need before resolving, so each part can be handed out at once.
     const out = async (b: Uint8Array): Promise<Uint8Array> => {
-      imac.update(b);
-      await digest.update(b);
+      await imac.update(b);
+      await digest?.update(b);
       return b;
     };
     yield await out(iv.slice());
@@ -120,7 +186,7 @@ async function* sealStream(
     for await (const chunk of input) {
       abytes('plaintext chunk', chunk);
       size += chunk.length;
-      await ptHash.update(chunk);
+      await ptHash?.update(chunk);
       const ct = await cipher.update(chunk);
       if (ct.length > 0) yield await out(ct);
     }
@@ -133,28 +199,23 @@ async function* sealStream(
     }
     const last = await cipher.final();
     if (last.length > 0) yield await out(last);
-    const mac = imac.snapshot(); // HMAC(macKey, IV || CT): the running MAC before the MAC itself
+    const mac = await imac.snapshot(); // HMAC(macKey, IV || CT): the running MAC before the MAC itself
     yield await out(mac);
     const blobSize = attachmentBlobSize(size);
-    const incremental = imac.finish();
-    finished = true;
-    const r: AttachmentSealResult = {
-      keys,
-      digest: await digest.digest(),
-      plaintextHash: await ptHash.digest(),
-      size,
-      blobSize,
-    };
+    const incremental = await imac.finish();
+    const r: AttachmentSealResultFor<SealAttachmentOptions> = { keys, size, blobSize };
+    if (digest) r.digest = await digest.digest();
+    if (ptHash) r.plaintextHash = await ptHash.digest();
     if (announced !== undefined || blobSize < SIXTEEN_MIB) {
       r.incrementalMac = incremental;
       r.chunkSize = chunkSize;
     }
     done(r);
   } finally {
-    if (!finished) {
-      digest.dispose();
-      ptHash.dispose();
-    }
+    // Frees the workers' state on an error or early exit; no-ops for finished hashes.
+    imac.dispose();
+    digest?.dispose();
+    ptHash?.dispose();
   }
 }
 
@@ -162,9 +223,9 @@ async function* sealStream(
 export async function sealAttachmentToBytes(
   plaintext: Uint8Array,
   keys64?: Uint8Array,
-  opts: SealAttachmentOptions = {},
+  opts: Omit<SealAttachmentOptions, HashField> = {},
 ): Promise<AttachmentSealResult & { blob: Uint8Array }> {
-  const s = sealAttachment(plaintext, keys64, opts);
+  const s = sealAttachment(plaintext, keys64, { ...opts, digest: true, plaintextHash: true });
   const parts: Uint8Array[] = [];
   for await (const p of s.blob) parts.push(p);
   const blob = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -233,8 +294,12 @@ export async function* openAttachment(
     if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0)
       throw new RangeError('opts.chunkSize must be positive');
   }
+  // Pass 1 hashes on this thread (nothing else to overlap it with), except the digest, which runs
+  // beside it on a worker (Node) for large blobs.
+  const offload = n >= OFFLOAD_FROM;
+  const sha = () => (offload ? platform.sha256Offloaded() : inlineSha256(platform));
   const imac = new IncrementalMac(platform, macKey, chunkSize);
-  const digest = opts.digest ? platform.sha256Offloaded() : undefined;
+  const digest = opts.digest ? sha() : undefined;
   let ptHash: ReturnType<Platform['sha256Offloaded']> | undefined;
   let completed = false;
   try {
@@ -279,12 +344,15 @@ export async function* openAttachment(
       );
     }
 
-    // Pass 2: decrypt, cut to size, check the padding and the plaintext hash.
-    ptHash = opts.plaintextHash ? platform.sha256Offloaded() : undefined;
+    // Pass 2: decrypt, cut to size, check the padding, and check that what was released is what
+    // pass 1 verified (the source is read again and could have changed in between). With a
+    // plaintext hash that check is the hash itself: it covers every released byte, so a second
+    // MAC over the ciphertext would be a redundant SHA-256 pass. Without one, the MAC again.
+    ptHash = opts.plaintextHash ? sha() : undefined;
     let decipher: ReturnType<Platform['aesCbcDecrypt']> | undefined;
     let ivBuf = new Uint8Array(0);
     let emitted = 0;
-    const second = platform.hmacSha256(macKey);
+    const second = ptHash ? undefined : platform.hmacSha256(macKey);
     const hashing = ptHash;
     const take = async function* (pt: Uint8Array): AsyncGenerator<Uint8Array> {
       const keep = Math.max(0, Math.min(pt.length, opts.size - emitted));
@@ -307,7 +375,7 @@ export async function* openAttachment(
       }
     };
     for await (const chunk of source.read(0, n - 32)) {
-      second.update(chunk);
+      second?.update(chunk);
       let c: Uint8Array = chunk;
       if (decipher === undefined) {
         const need = 16 - ivBuf.length;
@@ -337,7 +405,7 @@ export async function* openAttachment(
         reason: 'size',
       });
     }
-    if (!constantTimeEqual(second.digest(), theirMac)) {
+    if (second && !constantTimeEqual(second.digest(), theirMac)) {
       throw mediaError('COFFER_ERR_MEDIA_MAC', 'the attachment changed while it was being read: try again', {
         layer: 'attachment',
         reason: 'second pass',

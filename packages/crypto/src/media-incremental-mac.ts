@@ -3,7 +3,7 @@
 // complete chunk a snapshot of the running MAC is emitted, and at the end the final MAC. The
 // concatenation is `incrementalMac`. Built from SHA-256 with copy() so snapshots cost one
 // finalisation each, not a second pass.
-import type { HashStream, Platform } from './platform.ts';
+import type { AsyncHashStream, AsyncIncrementalMac, HashStream, Platform } from './platform.ts';
 
 const KIB64 = 64 * 1024;
 const MIB2 = 2 * 1024 * 1024;
@@ -98,4 +98,25 @@ export class IncrementalMac {
     });
     return out;
   }
+}
+
+/** An IncrementalMac on the calling thread behind the async interface (browsers, small blobs). */
+export function inlineIncrementalMac(
+  platform: Platform,
+  macKey: Uint8Array,
+  chunkSize: number,
+): AsyncIncrementalMac {
+  const m = new IncrementalMac(platform, macKey, chunkSize);
+  return {
+    update: async (d) => m.update(d),
+    snapshot: async () => m.snapshot(),
+    finish: async () => m.finish(),
+    dispose: () => {},
+  };
+}
+
+/** SHA-256 on the calling thread behind the async interface (browsers, small blobs). */
+export function inlineSha256(platform: Platform): AsyncHashStream {
+  const h = platform.sha256();
+  return { update: async (d) => h.update(d), digest: async () => h.digest(), dispose: () => {} };
 }

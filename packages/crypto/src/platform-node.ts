@@ -4,7 +4,7 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, type Hash } f
 import { once } from 'node:events';
 import zlib from 'node:zlib';
 import { gzipParallel } from './gzip-parallel.ts';
-import { offloadedSha256 } from './hash-offload.ts';
+import { offloadedIncrementalMac, offloadedSha256 } from './hash-offload.ts';
 import type { CbcStream, HashStream, MacStream, Platform, RawInflater } from './platform.ts';
 
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);
@@ -84,6 +84,7 @@ export const nodePlatform: Platform = {
   },
   sha256: () => hashStream(createHash('sha256')),
   sha256Offloaded: offloadedSha256,
+  incrementalMacOffloaded: offloadedIncrementalMac,
   aesCbcEncrypt: (key, iv) => cbc('enc', key, iv),
   aesCbcDecrypt: (key, iv) => cbc('dec', key, iv),
   gzip: (input, opts) => gzipParallel(input, opts),

@@ -10,6 +10,7 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Inflate } from 'pako';
 import { crc32 } from './crc32.ts';
+import { inlineIncrementalMac, inlineSha256 } from './media-incremental-mac.ts';
 import type { CbcStream, HashStream, MacStream, Platform, RawInflater } from './platform.ts';
 
 const BLOCK = 16;
@@ -164,10 +165,8 @@ export const webPlatform: Platform = {
   },
   sha256: () => nobleHash(sha256.create()),
   // Browsers: hashed inline (a Web Worker would need a separate bundle entry).
-  sha256Offloaded: () => {
-    const h = sha256.create();
-    return { update: async (d) => void h.update(d), digest: async () => h.digest(), dispose: () => {} };
-  },
+  sha256Offloaded: () => inlineSha256(webPlatform),
+  incrementalMacOffloaded: (macKey, chunkSize) => inlineIncrementalMac(webPlatform, macKey, chunkSize),
   aesCbcEncrypt: webCbcEncrypt,
   aesCbcDecrypt: webCbcDecrypt,
   // CompressionStream has no level; browsers use zlib's default (6).

@@ -37,8 +37,10 @@ export interface Platform {
   hmacSha256(key: Uint8Array): MacStream;
   /** SHA-256 with `copy()` so incremental MACs can be snapshotted (spec 5.1). */
   sha256(): HashStream;
-  /** SHA-256 off the main thread where the platform can (media hashing beside AES + HMAC). */
+  /** SHA-256 off the main thread where the platform can (media hashing beside AES-CBC). */
   sha256Offloaded(): AsyncHashStream;
+  /** The incremental MAC of an attachment blob (spec 5.1), off the main thread where the platform can. */
+  incrementalMacOffloaded(macKey: Uint8Array, chunkSize: number): AsyncIncrementalMac;
   aesCbcEncrypt(key: Uint8Array, iv: Uint8Array): CbcStream;
   aesCbcDecrypt(key: Uint8Array, iv: Uint8Array): CbcStream;
   /** One standard gzip member of `input` (any chunking). */
@@ -55,6 +57,16 @@ export interface AsyncHashStream {
   update(data: Uint8Array): Promise<void>;
   digest(): Promise<Uint8Array>;
   /** Abandons the hash (early exit or error) and frees its resources. */
+  dispose(): void;
+}
+
+/** An incremental MAC that may run elsewhere (see media-incremental-mac.ts for the construction). */
+export interface AsyncIncrementalMac {
+  update(data: Uint8Array): Promise<void>;
+  /** The running HMAC-SHA256 of everything so far (the blob's own MAC when taken after IV || CT). */
+  snapshot(): Promise<Uint8Array>;
+  /** Every chunk digest plus the final one, concatenated; the stream is finished. */
+  finish(): Promise<Uint8Array>;
   dispose(): void;
 }
 

@@ -301,3 +301,82 @@ describe('tampering and misuse', () => {
     }
   });
 });
+
+describe('hashing work follows the request (issue 8)', () => {
+  const big = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i * seed + 5) & 0xff);
+
+  it('digest: false / plaintextHash: false give the same blob and MACs and leave those fields out', async () => {
+    for (const size of [5000, 3 * 1024 * 1024 + 7]) {
+      const plain = big(size, 11);
+      const keys = new Uint8Array(64).fill(4);
+      const rng = fixed('07'.repeat(16));
+      const full = await sealAttachmentToBytes(plain, keys, { rng });
+      const lean = sealAttachment(plain, keys, { rng, digest: false, plaintextHash: false });
+      const blob = await collect(lean.blob);
+      const r = await lean.result;
+      expect(toHex(blob) === toHex(full.blob), `size ${size}`).toBe(true);
+      expect(toHex(r.incrementalMac as Uint8Array)).toBe(toHex(full.incrementalMac as Uint8Array));
+      expect('digest' in r || 'plaintextHash' in r).toBe(false);
+      expect(toHex(full.digest)).toBe(sha(full.blob));
+      expect(toHex(full.plaintextHash)).toBe(sha(plain));
+      const onlyHash = sealAttachment(plain, keys, { rng, digest: false });
+      await collect(onlyHash.blob);
+      const o = await onlyHash.result;
+      expect('digest' in o).toBe(false);
+      expect(toHex(o.plaintextHash)).toBe(sha(plain));
+    }
+  });
+
+  it('concurrent large seals share the hash workers and each gets its own values', async () => {
+    const plains = [1, 2, 3].map((k) => big(2 * 1024 * 1024 + k * 4099, k + 2));
+    const results = await Promise.all(plains.map((p) => sealAttachmentToBytes(p)));
+    for (const [i, r] of results.entries()) {
+      const p = plains[i] as Uint8Array;
+      expect(toHex(r.plaintextHash)).toBe(sha(p));
+      expect(toHex(r.digest)).toBe(sha(r.blob));
+      const theirs = await libsignalIncrementalMac(r.blob, r.keys.subarray(32), r.chunkSize);
+      expect(toHex(r.incrementalMac as Uint8Array)).toBe(toHex(theirs));
+    }
+  });
+
+  it('a blob that changes between the two passes is refused (plaintext hash, or the MAC again)', async () => {
+    const plain = big(3 * 1024 * 1024, 3);
+    const r = await sealAttachmentToBytes(plain);
+    // Pass 1 reads the body once, the second pass reads it again: flip a byte on that second read.
+    const changing = () => {
+      let reads = 0;
+      const src = bytesSource(r.blob);
+      return {
+        size: src.size,
+        async *read(start: number, end: number) {
+          let change = end === r.blob.length - 32 && ++reads === 1;
+          for await (const c of src.read(start, end)) {
+            if (!change) yield c;
+            else {
+              const b = c.slice();
+              b[100_000] = (b[100_000] as number) ^ 1; // first chunk (1 MiB) of the second pass
+              change = false;
+              yield b;
+            }
+          }
+        },
+      };
+    };
+    const run = async (o: Parameters<typeof openAttachment>[2]) => {
+      try {
+        for await (const _ of openAttachment(changing(), r.keys, o)) {
+        }
+        return 'ok';
+      } catch (e) {
+        return (e as { code: string }).code;
+      }
+    };
+    expect(await run({ size: r.size, plaintextHash: r.plaintextHash })).toBe(
+      'COFFER_ERR_MEDIA_PLAINTEXT_HASH',
+    );
+    expect(await run({ size: r.size, digest: r.digest })).toBe('COFFER_ERR_MEDIA_MAC');
+    expect(await run({ size: r.size, plaintextHash: r.plaintextHash, digest: r.digest })).toBe(
+      'COFFER_ERR_MEDIA_PLAINTEXT_HASH',
+    );
+  });
+});
