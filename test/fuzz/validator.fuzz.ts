@@ -1,7 +1,7 @@
 // Jazzer.js entry point: npx jazzer <bundle of this file> (see jazzer.soak.ts).
-import { targets } from './targets.ts';
+import { type FuzzTarget, targets } from './targets.ts';
 
-const target = targets.validator as (data: Buffer) => Promise<void> | void;
+const target = targets.validator as FuzzTarget;
 export function fuzz(data: Buffer): Promise<void> | void {
   return target(data);
 }
