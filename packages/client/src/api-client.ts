@@ -162,8 +162,9 @@ export class ApiClient {
           await new Promise((r) => setTimeout(r, 250 * 2 ** i));
           continue;
         }
-        // 503: back-pressure, or a proxy's code-less answer; outages (blob store, database) surface.
-        const busy = d?.status === 503 && (d.serverCode === 'COFFER_ERR_OVERLOADED' || !d.serverCode);
+        // 503 back-pressure only: outages (blob store, database) and a proxy's code-less 503 surface
+        // as COFFER_ERR_NETWORK at once, for the scheduler's own, longer backoff.
+        const busy = d?.status === 503 && d.serverCode === 'COFFER_ERR_OVERLOADED';
         if ((d?.status !== 429 && !busy) || i >= 4) throw err;
         const seconds = Math.min(30, d.retryAfterSeconds ?? 2 ** i);
         await new Promise((r) => setTimeout(r, seconds * 1000 * (1 + 0.2 * Math.random())));
