@@ -64,9 +64,11 @@ function check(where: string, status: number, body: string): void {
   }
   if (typeof code !== 'string' || !Object.hasOwn(ERROR_CODES, code))
     throw new Error(`${where} -> ${status} without a documented code: ${body.slice(0, 200)}`);
-  // /v1/uploads keeps the tus status where tus clients act on it (412, 409, 413, 415; see
-  // packages/server/src/uploads/tus-errors.ts), so there the code's documented status may differ.
-  if (ERROR_STATUS[code] !== status && !where.includes(' /v1/uploads'))
+  // tus protocol errors on /v1/uploads keep the tus status (412 without Tus-Resumable, 415...)
+  // under COFFER_ERR_UPLOAD_PROTOCOL, documented as 400: a known mismatch that test/security/
+  // request-fuzz.test.ts reports; here it would stop the run at its first input.
+  const tusStatus = code === 'COFFER_ERR_UPLOAD_PROTOCOL' && where.includes(' /v1/uploads');
+  if (ERROR_STATUS[code] !== status && !tusStatus)
     throw new Error(`${where} -> ${code} with status ${status}`);
 }
 
