@@ -1,7 +1,6 @@
 // `coffer admin`: operator commands against the server's metadata database (works while the server
 // runs: SQLite in WAL mode and PostgreSQL both allow it). Payment is out of scope: set-level is how
 // an operator grants the paid level.
-import { createDb, loadConfig, setAccountLevel } from '@coffer/server';
 import type { Command } from 'commander';
 
 const LEVELS: Record<string, number> = { free: 200, paid: 201, '200': 200, '201': 201 };
@@ -23,6 +22,8 @@ export function register(program: Command): void {
         return;
       }
       const file = o.config ?? process.env.COFFER_CONFIG;
+      // Loaded here, not at start-up: the other commands never parse the server (bench/README.md).
+      const { createDb, loadConfig, setAccountLevel } = await import('@coffer/server');
       const config = loadConfig({ ...(file ? { file } : {}), overrides: o.data ? { dataDir: o.data } : {} });
       const db = await createDb(config.databaseUrl, { baseDir: config.dataDir });
       try {

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { generateIntoStore, SqliteChatStore } from '@coffer/chatstore';
 import { CofferClient } from '@coffer/client';
 import { FileKeyStore, nodePlatform } from '@coffer/client/node';
-import { createCofferServer, DevSender, loadConfig } from '@coffer/server';
 import type { Command } from 'commander';
 import { mb, output, progressReporter, runAction } from '../device-profile.ts';
 
@@ -52,6 +51,8 @@ async function demo(o: DemoOptions): Promise<void> {
     }
   };
   const root = mkdtempSync(join(tmpdir(), 'coffer-demo-'));
+  // Loaded here, not at start-up: the other commands never parse the server (bench/README.md).
+  const { createCofferServer, DevSender, loadConfig } = await import('@coffer/server');
   const config = loadConfig({
     env: {},
     overrides: {

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCofferServer, type DeepPartial, loadConfig, type ServerConfig } from '@coffer/server';
+import type { createCofferServer, DeepPartial, ServerConfig } from '@coffer/server';
 import type { Command } from 'commander';
 
 interface ServeOptions {
@@ -24,6 +24,8 @@ function defaultWebDir(): string | undefined {
   return fs.existsSync(path.join(dir, 'index.html')) ? dir : undefined;
 }
 
+// The server (Fastify, S3 and PostgreSQL drivers) is imported when this command runs, not at
+// start-up: the client commands never load it (bench/README.md, performance notes > Memory).
 export function register(program: Command): void {
   program
     .command('serve')
@@ -54,6 +56,7 @@ export function register(program: Command): void {
       const webDir = o.web === false ? undefined : (o.web ?? defaultWebDir());
       if (webDir) overrides.webDir = webDir;
       const file = o.config ?? process.env.COFFER_CONFIG;
+      const { createCofferServer, loadConfig } = await import('@coffer/server');
       const config = loadConfig({ ...(file ? { file } : {}), overrides });
       const faultDelay = Number(process.env.COFFER_FAULT_DELAY_COMMIT_MS ?? 0);
       let server: Awaited<ReturnType<typeof createCofferServer>>;
