@@ -1,4 +1,4 @@
-// npm run bench -- seal [--mb 100] [--level 6] [--workers N] [--media-mb 100] [--media-repeat 3] [--media-only]
+// npm run bench -- seal [--mb 100] [--level 6] [--workers N] [--media-mb 100] [--media-repeat 5] [--media-only]
 //
 // Seals and opens a synthetic chat history (bench/_synthetic.ts) and prints, from the same run,
 // Coffer's throughput against single-threaded `zlib.gzipSync` level 6 and against the shell
@@ -290,7 +290,7 @@ try {
 
 async function mediaRows(tmp: string) {
   const MEDIA_MB = Number(args.get('media-mb') ?? 100);
-  const ROUNDS = Number(args.get('media-repeat') ?? 3);
+  const ROUNDS = Number(args.get('media-repeat') ?? 5);
   const media = new Uint8Array(randomBytes(MEDIA_MB * 1_000_000)); // photos/videos: incompressible
   const chunks: Uint8Array[] = [];
   for (let i = 0; i < media.length; i += 1 << 20) chunks.push(media.subarray(i, i + (1 << 20)));
