@@ -7,7 +7,6 @@
  */
 import { CofferError, xeddsaVerify } from '@coffer/crypto';
 import {
-  bodyHashHex,
   canonicalRequestString,
   credentialTimeStatus,
   decodeCredential,
@@ -19,6 +18,7 @@ import {
 } from '@coffer/protocol';
 import type { ServerContext } from '../context.ts';
 import type { CredentialScheme } from '../credentials/scheme.ts';
+import { rememberSignature } from '../db/replay-store.ts';
 import type { BackupsTable } from '../db/schema.ts';
 import { backupIdHash, sha256Hex } from '../util/crypto.ts';
 
@@ -37,6 +37,7 @@ export interface AnonAuth {
   backup: BackupsTable | undefined;
 }
 
+const EMPTY = new Uint8Array(0);
 type Headers = Record<string, string | string[] | undefined>;
 const one = (h: Headers, k: string) => {
   const v = h[k];
@@ -130,7 +131,9 @@ export async function authenticateAnonymous(
     method: req.method,
     pathAndQuery: req.url,
     timestamp: ts,
-    bodySha256Hex: await bodyHashHex(req.rawBody),
+    // node:crypto on this thread: the protocol's bodyHashHex goes through WebCrypto, an async job on
+    // libuv's thread pool per request (a thread hop and a promise for 32 bytes of output).
+    bodySha256Hex: sha256Hex(req.rawBody ?? EMPTY),
     credential: credHeader,
   });
   let ok = false;
@@ -145,15 +148,12 @@ export async function authenticateAnonymous(
       'the request signature does not verify with the backup-id key',
     );
   // Replay store: each accepted signature once within the timestamp window.
-  const res = await ctx.db
-    .insertInto('seen_signatures')
-    .values({
-      signature_hash: sha256Hex(signature),
-      expires_at: (ts + ctx.config.signatures.maxSkewSeconds + 1) * 1000,
-    })
-    .onConflict((oc) => oc.column('signature_hash').doNothing())
-    .executeTakeFirst();
-  if (Number(res.numInsertedOrUpdatedRows ?? 0n) < 1) {
+  const fresh = await rememberSignature(
+    ctx.db,
+    sha256Hex(signature),
+    (ts + ctx.config.signatures.maxSkewSeconds + 1) * 1000,
+  );
+  if (!fresh) {
     throw new CofferError('COFFER_ERR_REPLAY', 'this signed request was already received');
   }
   return { credential, backupIdHash: idHash, backup };

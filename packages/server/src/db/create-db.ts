@@ -8,7 +8,9 @@ import { CofferError } from '@coffer/crypto';
 import SqliteDatabase from 'better-sqlite3';
 import { type Dialect, Kysely, SqliteDialect } from 'kysely';
 import { migrateToLatest } from './migrations.ts';
+import { flushReplayStore } from './replay-store.ts';
 import type { Database } from './schema.ts';
+import { cachedStatements } from './sqlite-statements.ts';
 
 export type DbDialectName = 'sqlite' | 'postgres';
 export interface Db {
@@ -27,11 +29,12 @@ export async function createDb(url: string, opts: { baseDir?: string; migrate?: 
     const file = path.resolve(opts.baseDir ?? process.cwd(), url.slice('sqlite:'.length));
     sqliteFile = file;
     const sqlite = new SqliteDatabase(file);
-    // WAL: readers never block the writer; FULL sync so a committed transaction survives power loss.
+    // WAL: readers never block the writer; FULL sync so a committed transaction survives power loss
+    // (the replay store lowers it for its own batches and sets FULL again: ./replay-store.ts).
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('busy_timeout = 5000');
-    dialect = new SqliteDialect({ database: sqlite });
+    dialect = new SqliteDialect({ database: cachedStatements(sqlite) });
     name = 'sqlite';
   } else if (url.startsWith('postgres:') || url.startsWith('postgresql:')) {
     const driver = './postgres-dialect.ts';
@@ -51,7 +54,11 @@ export async function createDb(url: string, opts: { baseDir?: string; migrate?: 
     }
   }
   const waiting = (dialect as { waiting?: () => number }).waiting;
-  return { db, dialect: name, close: () => db.destroy(), ...(waiting ? { waiting } : {}) };
+  const close = async () => {
+    await flushReplayStore(db).catch(() => undefined); // accepted signatures still in memory
+    await db.destroy();
+  };
+  return { db, dialect: name, close, ...(waiting ? { waiting } : {}) };
 }
 
 /**
