@@ -12,6 +12,7 @@ const chunks: Uint8Array[] = [];
 for (let o = 0; o < file.length; o += 65536) chunks.push(file.subarray(o, o + 65536));
 for (let r = 0; r < K; r++) {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const v = new BackupValidator({ purpose: 'remote-backup' });
   for await (const batch of readBackupBatches(chunks)) {
     for (const it of batch) {
@@ -20,5 +21,8 @@ for (let r = 0; r < K; r++) {
     }
   }
   const s = v.finish();
-  console.log(`run ${r + 1}: ${((performance.now() - t0) / 1000).toFixed(3)} s, ${s.chatItems} chat items`);
+  const c = process.cpuUsage(c0);
+  console.log(
+    `run ${r + 1}: ${((performance.now() - t0) / 1000).toFixed(3)} s (cpu ${((c.user + c.system) / 1e6).toFixed(3)} s), ${s.chatItems} chat items`,
+  );
 }
