@@ -479,7 +479,10 @@ function attachmentFromPointer(
     transitCdnNumber: l.transitCdnNumber ?? null,
     transitTierUploadTimestamp: numOrNull(l.transitTierUploadTimestamp),
     mediaTierCdnNumber: l.mediaTierCdnNumber ?? null,
-    ...extra,
+    // Not `...extra`: spread objects in per-frame paths survive scavenges on Node 20 (see revisionItem).
+    flag: extra.flag,
+    wasDownloaded: extra.wasDownloaded,
+    clientUuid: extra.clientUuid,
   };
 }
 
