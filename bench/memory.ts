@@ -11,16 +11,13 @@
 // smallest to the largest size against the 10% target, and restore time with per-stage shares.
 // Generated stores are cached in $TMPDIR/coffer-bench-stores (same seed -> same history).
 import { spawnSync } from 'node:child_process';
-import { once } from 'node:events';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateIntoStore, SqliteChatStore } from '@coffer/chatstore';
-import { deriveBackupKeys, openSealedBackup, sealedBackupStream } from '@coffer/client';
-import { closeGzipWorkers, fileSource, openBackup } from '@coffer/crypto';
-import { BackupValidator, readBackupBatches } from '@coffer/format';
+import { bundle, CLI_DIST } from '../packages/cli/src/bundle.ts';
+import type { ChildResult } from './_memory-child.ts';
 import { type BenchRow, report } from './_report.ts';
 
 const argv = process.argv.slice(2);
@@ -29,133 +26,43 @@ const opt = (name: string): string | undefined => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const quick = argv.includes('--quick');
-const RECOVERY_KEY = 'a'.repeat(64);
-const ACI = '5f1a6a2e-6c0b-4b3f-9a57-2d1c3f7e8a90';
-const keys = deriveBackupKeys(RECOVERY_KEY, ACI);
-const MEDIA_ROOT = new Uint8Array(32).fill(7);
-
-/**
- * Peak resident memory of this process: VmHWM on Linux (ru_maxrss survives execve, so a child of a
- * large parent would report at least the parent's size), elsewhere resourceUsage().maxRSS.
- */
-function peakRss(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) * 1024;
-  } catch {}
-  return process.resourceUsage().maxRSS * 1024;
-}
-
-// ------------------------------------------------------------------ child mode
-type ChildResult = { ms: number; maxRss: number; stages?: Record<string, number>; items?: number };
-
-async function childMain(mode: string): Promise<void> {
-  const t0 = performance.now();
-  const out: ChildResult = { ms: 0, maxRss: 0 };
-  if (mode === 'generate') {
-    const dir = opt('store') as string;
-    const tmp = `${dir}.tmp`;
-    rmSync(tmp, { recursive: true, force: true });
-    const store = await SqliteChatStore.open(tmp);
-    await generateIntoStore(store, {
-      chats: 200,
-      messages: Number(opt('messages')),
-      media: Number(opt('media') ?? 200),
-      mediaSize: 4096,
-      seed: 'coffer-bench',
-    });
-    store.close();
-    renameSync(tmp, dir);
-  } else if (mode === 'backup') {
-    const store = await SqliteChatStore.open(opt('store') as string);
-    const file = createWriteStream(opt('out') as string);
-    for await (const c of sealedBackupStream(store, keys.messageKey, { mediaRootKey: MEDIA_ROOT, now: 1 })) {
-      if (!file.write(c)) await once(file, 'drain');
-    }
-    file.end();
-    await once(file, 'finish');
-    store.close();
-  } else if (mode === 'verify') {
-    const opened = await openSealedBackup(await fileSource(opt('in') as string), keys.messageKey);
-    out.items = opened.summary.chatItems;
-  } else if (mode === 'restore') {
-    out.stages = await instrumentedRestore(opt('in') as string, opt('store') as string);
-  }
-  out.ms = performance.now() - t0;
-  await closeGzipWorkers();
-  out.maxRss = peakRss();
-  process.stdout.write(JSON.stringify(out));
-  process.exit(0);
-}
-
-/**
- * openSealedBackup(source, key, { into }) step by step (the same calls in the same order), with a
- * clock around each stage as seen from the restore loop. readBackupBatches reads one chunk ahead,
- * so decryption and gunzip of the next chunk overlap validation and import of this one; the stage
- * 'open+decode' is therefore the time the loop waited for the next batch (MAC pass excluded:
- * 'mac' is the wait for the first decrypted chunk, which comes only after the whole-file MAC).
- */
-async function instrumentedRestore(input: string, storeDir: string): Promise<Record<string, number>> {
-  const st = { mac: 0, 'decrypt+gunzip+decode': 0, validate: 0, import: 0, commit: 0 };
-  const store = await SqliteChatStore.open(storeDir);
-  const validator = new BackupValidator({ purpose: 'remote-backup' });
-  const session = await store.beginImport();
-  const source = await fileSource(input);
-  let macDone = 0;
-  async function* timedOpen(): AsyncGenerator<Uint8Array> {
-    const t = performance.now();
-    let first = true;
-    for await (const c of openBackup(source, keys.messageKey)) {
-      if (first) macDone = performance.now() - t;
-      first = false;
-      yield c;
-    }
-  }
-  const batches = readBackupBatches(timedOpen())[Symbol.asyncIterator]();
-  for (;;) {
-    const t = performance.now();
-    const r = await batches.next();
-    st['decrypt+gunzip+decode'] += performance.now() - t;
-    if (r.done) break;
-    for (const it of r.value) {
-      if (it.kind === 'info') {
-        const tv = performance.now();
-        validator.addInfo(it.info);
-        st.validate += performance.now() - tv;
-      } else {
-        const tv = performance.now();
-        validator.addFrame(it.frame, it);
-        const ti = performance.now();
-        st.validate += ti - tv;
-        await session.addFrame(it.frame);
-        st.import += performance.now() - ti;
-      }
-    }
-  }
-  st.mac = macDone;
-  st['decrypt+gunzip+decode'] -= macDone;
-  const tv = performance.now();
-  validator.finish();
-  st.validate += performance.now() - tv;
-  const tc = performance.now();
-  await session.commit();
-  st.commit += performance.now() - tc;
-  store.close();
-  return st;
-}
-
-if (opt('child')) await childMain(opt('child') as string);
+const here = dirname(fileURLToPath(import.meta.url));
 
 // ------------------------------------------------------------------ parent
+// The children run compiled JavaScript with plain `node`, as bin/coffer.js runs the bundled CLI
+// (bundled by the same code, packages/cli/src/bundle.ts): no tsx loader, compiler or source maps.
+const childBundle = await bundle(
+  join(here, '_memory-child.ts'),
+  join(here, 'dist', 'memory-child'),
+  'memory-child',
+);
+
 function child(mode: string, extra: string[]): ChildResult {
-  const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', mode, ...extra], {
+  const r = spawnSync(process.execPath, [fileURLToPath(childBundle.entry), '--child', mode, ...extra], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 1 << 20,
   });
   if (r.status !== 0) throw new Error(`memory bench child '${mode}' failed (status ${r.status})`);
   return JSON.parse(r.stdout) as ChildResult;
+}
+
+/** Peak RSS of the real CLI starting up and running `coffer keygen` (env: COFFER_CLI_TSX=1 for tsx). */
+function cliStartup(env: Record<string, string>): number {
+  const atExit =
+    "import{readFileSync}from'node:fs';process.on('exit',()=>process.stderr.write('VmHWM '+/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status','utf8'))[1]))";
+  const bin = join(here, '..', 'packages', 'cli', 'bin', 'coffer.js');
+  const r = spawnSync(
+    process.execPath,
+    ['--import', `data:text/javascript,${encodeURIComponent(atExit)}`, bin, 'keygen'],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+    },
+  );
+  const m = /VmHWM (\d+)/.exec(r.stderr);
+  if (r.status !== 0 || !m) throw new Error(`coffer keygen failed (status ${r.status}): ${r.stderr}`);
+  return Number(m[1]) * 1024;
 }
 
 const sizes = (opt('messages') ?? (quick ? '10000,100000' : '100000,1000000'))
@@ -201,6 +108,19 @@ try {
 }
 
 const rows: BenchRow[] = [];
+// `npm run build` makes the CLI bundle; rebuilt right before, as other work in the tree may have
+// made it stale (bin/coffer.js would then fall back to tsx).
+await bundle(join(here, '..', 'packages', 'cli', 'src', 'main.ts'), CLI_DIST, 'coffer');
+const startup = cliStartup({});
+const startupTsx = cliStartup({ COFFER_CLI_TSX: '1' });
+rows.push({
+  what: 'peak RSS, coffer keygen (CLI start-up; reference: through tsx)',
+  coffer: MiB(startup),
+  reference: MiB(startupTsx),
+  ratio: `${(startupTsx / startup).toFixed(2)}x`,
+  target: '(info)',
+  met: '',
+});
 const fmtN = (n: number) => (n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`);
 for (const op of ['backup', 'verify', 'restore'] as const) {
   for (const r of results) {
