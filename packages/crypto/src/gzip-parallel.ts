@@ -27,11 +27,16 @@ const { parentPort } = require('node:worker_threads');
 const zlib = require('node:zlib');
 parentPort.on('message', (job) => {
   try {
-    const opts = { level: job.level, memLevel: job.memLevel, finishFlush: zlib.constants.Z_SYNC_FLUSH };
+    // One output buffer larger than any DEFLATE expansion of the block, handed over whole: zlib's
+    // default 16 KiB output pieces and their concatenation were about 0.8 MB of garbage per block
+    // in this rarely collecting isolate, piling up until V8's external-memory limit (a 1M-message
+    // backup peaked about 30 MiB higher; bench/README.md, performance notes > Memory).
+    const opts = { level: job.level, memLevel: job.memLevel, finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      chunkSize: job.data.length + 65536 };
     if (job.dict) opts.dictionary = job.dict;
     const out = zlib.deflateRawSync(job.data, opts);
-    // Transfer needs a buffer of our own (small results may sit in Node's shared pool).
-    const u = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength
+    // Transfer needs a buffer of our own (small results may sit in Node's 8 KiB shared pool).
+    const u = out.byteOffset === 0 && out.buffer.byteLength >= 65536
       ? new Uint8Array(out.buffer, 0, out.byteLength)
       : new Uint8Array(out);
     // The input block goes back too, so the main thread can reuse it: no 1 MiB garbage per block
