@@ -56,10 +56,24 @@ function openDb(path: string, mode: 'live' | 'staging'): Database.Database {
     // is 16 MiB) keeps a restore's peak memory from growing with the history (bench/README.md).
     db.pragma('cache_size = -4000');
   }
-  db.exec(SCHEMA_SQL);
+  // A staging database gets its secondary indexes at commit (SqliteModelImport.commit): one sorted
+  // build each instead of a B-tree insert per imported row (bench/README.md, restore stages).
+  db.exec(mode === 'live' ? SCHEMA_SQL : SCHEMA_TABLES_SQL);
   db.prepare('INSERT OR IGNORE INTO meta (k, v) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
   return db;
 }
+
+/** SCHEMA_SQL split into its CREATE INDEX statements and the rest. */
+const SCHEMA_INDEX_SQL = SCHEMA_SQL.split(';')
+  .map((st) => st.trim())
+  .filter((st) => st.startsWith('CREATE INDEX'))
+  .map((st) => `${st};`)
+  .join('\n');
+const SCHEMA_TABLES_SQL = SCHEMA_SQL.split(';')
+  .map((st) => st.trim())
+  .filter((st) => st !== '' && !st.startsWith('CREATE INDEX'))
+  .map((st) => `${st};`)
+  .join('\n');
 
 /** Stable serialisation for the digest: bytes as hex, bigints as decimal strings. */
 function canon(value: unknown): string {
@@ -107,6 +121,7 @@ export class SqliteModelImport {
   commit(): void {
     const db = this.#requireDb();
     this.writer.commit();
+    db.exec(SCHEMA_INDEX_SQL);
     db.close();
     this.#db = undefined;
     // Make the staged file durable before it becomes the live one.

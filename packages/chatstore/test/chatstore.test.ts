@@ -122,6 +122,24 @@ describe('atomic import', () => {
     expect(readFileSync(join(b.dir, 'chat.db')).equals(fileBefore)).toBe(true);
   });
 
+  it('an imported history has the secondary indexes, built at commit', async () => {
+    const a = await freshStore();
+    const b = await freshStore();
+    await generateIntoStore(a, { ...small, messages: 500 });
+    await copyViaFrames(a, b);
+    const indexes = (db: SqliteChatStore['db']) =>
+      db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+        .pluck()
+        .all();
+    expect(indexes(b.db)).toEqual(['attachments_by_media', 'messages_by_chat']);
+    expect(indexes(b.db)).toEqual(indexes(a.db));
+    const plan = b.db
+      .prepare('EXPLAIN QUERY PLAN SELECT id FROM messages WHERE chat_id = 1 ORDER BY id')
+      .all();
+    expect(JSON.stringify(plan)).toMatch(/messages_by_chat/);
+  });
+
   it('an export gives the live page cache size back, also when stopped early', async () => {
     const a = await freshStore();
     await generateIntoStore(a, { ...small, messages: 500 });
