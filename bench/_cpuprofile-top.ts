@@ -1,5 +1,6 @@
 // Summarises a V8 .cpuprofile (node --cpu-prof): self time per function, largest first.
-//   node --import tsx bench/_cpuprofile-top.ts FILE.cpuprofile [N=40]
+//   node --import tsx bench/_cpuprofile-top.ts FILE.cpuprofile [N=40] [--last SECONDS]
+// --last: only the samples of the profile's last SECONDS (a server's load phase, not its start-up).
 // Used for the profile summaries in bench/profiles/ (see bench/README.md, performance notes).
 import { readFileSync } from 'node:fs';
 
@@ -12,9 +13,15 @@ const p = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as {
   samples: number[];
   timeDeltas: number[];
 };
-const limit = Number(process.argv[3] ?? 40);
+const lastArg = process.argv.indexOf('--last');
+const lastUs = lastArg > 0 ? Number(process.argv[lastArg + 1]) * 1e6 : Number.POSITIVE_INFINITY;
+const limit = Number(process.argv[3] && lastArg !== 3 ? process.argv[3] : 40);
+const end = p.timeDeltas.reduce((a, b) => a + b, 0);
 const dt = new Map<number, number>();
+let at = 0;
 p.samples.forEach((id, i) => {
+  at += p.timeDeltas[i] ?? 0;
+  if (at < end - lastUs) return;
   dt.set(id, (dt.get(id) ?? 0) + (p.timeDeltas[i] ?? 0));
 });
 const self = new Map<string, number>();
