@@ -15,7 +15,16 @@
 // (and node_modules/.package-lock.json, which npm rewrites on every install); bin/coffer.js runs
 // the bundle only while all of them are unchanged, and otherwise falls back to tsx, so an edit
 // never runs stale code.
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -96,44 +105,63 @@ export interface BundleResult {
 }
 
 /**
- * Bundles `entry` (a TypeScript file) to `outdir/<name>.mjs` plus chunks, atomically: a launcher
- * reading the folder during a rebuild sees the old bundle or the new one.
+ * Bundles `entry` (a TypeScript file) to `outdir/<name>.mjs` plus content-hashed chunks. Safe while
+ * processes run the previous bundle: new chunks are added beside the old ones (a running server
+ * still finds the lazily imported chunks it was built with), the entry and the manifest are each
+ * replaced with one rename, and only chunks unused for a day are removed.
  */
 export async function bundle(entry: string, outdir: string, name: string): Promise<BundleResult> {
   const tmp = `${outdir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  const result = await build({
-    absWorkingDir: REPO_ROOT,
-    entryPoints: { [name]: entry },
-    outdir: tmp,
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    outExtension: { '.js': '.mjs' },
-    // Chunks beside the entry: the import.meta.url rewrite below is relative to this folder.
-    chunkNames: '[name]-[hash]',
-    metafile: true,
-    logLevel: 'warning',
-    // Keep function and class names: error codes and stack traces stay readable.
-    keepNames: true,
-    plugins: [cofferPlugin(outdir)],
-  });
-  const inputs = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith('node_modules/'));
-  inputs.push(NPM_STATE, ...packageJsons(inputs));
-  const stamp = inputs.map((p) => {
-    const st = statSync(join(REPO_ROOT, p));
-    return [p, st.mtimeMs, st.size];
-  });
-  writeFileSync(
-    join(tmp, `${name}.inputs.json`),
-    `${JSON.stringify({ root: relative(outdir, REPO_ROOT), inputs: stamp })}\n`,
-  );
-  rmSync(outdir, { recursive: true, force: true });
-  renameSync(tmp, outdir);
-  return { entry: pathToFileURL(join(outdir, `${name}.mjs`)).href, inputs: stamp.length };
+  mkdirSync(outdir, { recursive: true });
+  try {
+    const result = await build({
+      absWorkingDir: REPO_ROOT,
+      entryPoints: { [name]: entry },
+      outdir: tmp,
+      bundle: true,
+      splitting: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      outExtension: { '.js': '.mjs' },
+      // Chunks beside the entry: the import.meta.url rewrite below is relative to this folder.
+      chunkNames: '[name]-[hash]',
+      metafile: true,
+      logLevel: 'warning',
+      // Keep function and class names: error codes and stack traces stay readable.
+      keepNames: true,
+      plugins: [cofferPlugin(outdir)],
+    });
+    const inputs = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith('node_modules/'));
+    inputs.push(NPM_STATE, ...packageJsons(inputs));
+    const stamp = inputs.map((p) => {
+      const st = statSync(join(REPO_ROOT, p));
+      return [p, st.mtimeMs, st.size];
+    });
+    const entryFile = `${name}.mjs`;
+    const manifest = `${name}.inputs.json`;
+    writeFileSync(
+      join(tmp, manifest),
+      `${JSON.stringify({ root: relative(outdir, REPO_ROOT), inputs: stamp })}\n`,
+    );
+    const outputs = readdirSync(tmp);
+    for (const f of outputs) {
+      if (f !== entryFile && f !== manifest && !existsSync(join(outdir, f)))
+        renameSync(join(tmp, f), join(outdir, f));
+    }
+    renameSync(join(tmp, entryFile), join(outdir, entryFile));
+    renameSync(join(tmp, manifest), join(outdir, manifest));
+    const dayAgo = Date.now() - 86_400_000;
+    for (const f of readdirSync(outdir)) {
+      if (!outputs.includes(f) && f.endsWith('.mjs') && statSync(join(outdir, f)).mtimeMs < dayAgo)
+        rmSync(join(outdir, f));
+    }
+    return { entry: pathToFileURL(join(outdir, entryFile)).href, inputs: stamp.length };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 /** The package.json of each workspace package a bundle includes ("exports" decide what resolves). */
