@@ -2,7 +2,7 @@
 // contacts, groups and chats, validated by Coffer (frame reader + BackupValidator, from 64 KiB
 // chunks of the plaintext) and by libsignal's native validator on the same bytes, in one run.
 //
-//   npm run bench -- validate [N] [--purpose remote-backup|device-transfer|takeout-export] [--repeat K]
+//   npm run bench -- validate [N | --quick] [--purpose remote-backup|device-transfer|takeout-export] [--repeat K]
 //                             [--save FILE]   (also writes the synthetic plaintext, for profiling)
 //
 // libsignal side: MessageBackup.OnlineBackupValidator fed the same unencrypted frames (one
@@ -18,7 +18,8 @@ import type { BackupInfo, FilePointer, Frame } from '../packages/format/src/gen/
 import { report } from './_report.ts';
 
 const args = process.argv.slice(2);
-const N = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
+// --quick: the size of `npm run bench -- --quick` (100,000 items), so `npm run bench -- validate --quick` means it.
+const N = Number(args.find((a) => /^\d+$/.test(a)) ?? (args.includes('--quick') ? 100_000 : 1_000_000));
 const purposeArg = args[args.indexOf('--purpose') + 1];
 const purpose: ValidationPurpose =
   args.includes('--purpose') && purposeArg ? (purposeArg as ValidationPurpose) : 'remote-backup';

@@ -256,7 +256,7 @@ function str(): string {
     // Keyed by the reader, not the buffer: FrameDecoder makes one reader per push and decodes with
     // it synchronously, so the bytes cannot change under the cached text (a caller refilling the
     // same buffer for a later push gets a new reader). A window of at most LATIN1_WINDOW bytes (or
-    // the string itself), so one huge pushed chunk is not copied whole; a 64 KiB batch fits.
+    // the string itself), so one huge pushed chunk is not copied whole; a reader batch (16 KiB) fits.
     latin1Of = rd;
     latin1Start = start;
     latin1End = Math.min(bufLen, Math.max(pos, start + LATIN1_WINDOW));

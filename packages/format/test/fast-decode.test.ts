@@ -104,7 +104,8 @@ type Outcome =
 
 /**
  * Info + frames (each the bytes of one Frame) through one decoder and the validator. Like
- * readBackupBatches on a small backup (one batch), every frame is decoded before any is validated.
+ * readBackupBatches on a small backup (under 16 KiB: one batch), every frame is decoded before any is
+ * validated.
  */
 function validateWith(
   fast: boolean,
