@@ -8,6 +8,10 @@ export const ERROR_CODES: Record<string, string> = {
   COFFER_ERR_NETWORK: 'The server could not be reached; the operation will be retried.',
   COFFER_ERR_SERVER_TOO_OLD: 'The server does not support this version of the Coffer API; update the server.',
   COFFER_ERR_SERVER: 'The server answered with an unexpected error.',
+  COFFER_ERR_SERVER_UNAVAILABLE:
+    "The server's database or storage is unavailable (details.serverCode says which); it will be retried.",
+  COFFER_ERR_SERVER_STORAGE_FULL:
+    'The server is out of storage space; earlier backups are safe. It will be retried once space is freed.',
   COFFER_ERR_NOT_ENABLED: 'Backups are not turned on for this device.',
   COFFER_ERR_ALREADY_ENABLED: 'Backups are already turned on for this device.',
   COFFER_ERR_NOT_REGISTERED: 'This device is not registered with a Coffer server yet.',

@@ -53,6 +53,16 @@ export const ERROR_CODES: Record<string, string> = {
   COFFER_ERR_INVALID_KEY: 'a storage key or id contains characters or segments that are not allowed',
   COFFER_ERR_BLOB_STORE_UNAVAILABLE:
     'the storage behind the server failed or could not be reached; retry later',
+  COFFER_ERR_DATABASE_UNAVAILABLE:
+    'the metadata database (PostgreSQL or SQLite) is unreachable; retry after Retry-After',
+  COFFER_ERR_STORAGE_FULL:
+    "the server's disk or object store is full; nothing half-written kept, retry later",
+  COFFER_ERR_UPLOAD_NOT_FOUND: 'no upload with this id (never created, or finished and removed)',
+  COFFER_ERR_UPLOAD_OFFSET_CONFLICT:
+    "Upload-Offset is not the server's offset; ask with HEAD and resume from there",
+  COFFER_ERR_UPLOAD_BUSY: 'another request is writing this upload right now; retry shortly',
+  COFFER_ERR_UPLOAD_PROTOCOL:
+    "the request breaks the tus 1.0.0 rules (tus's own status: 400, 403, 412 or 501)",
 };
 
 /** The HTTP status that goes with each API error code. */
@@ -103,4 +113,10 @@ export const ERROR_STATUS: Record<string, number> = {
   COFFER_ERR_BLOB_NOT_FOUND: 404,
   COFFER_ERR_INVALID_KEY: 400,
   COFFER_ERR_BLOB_STORE_UNAVAILABLE: 503,
+  COFFER_ERR_DATABASE_UNAVAILABLE: 503,
+  COFFER_ERR_STORAGE_FULL: 507,
+  COFFER_ERR_UPLOAD_NOT_FOUND: 404,
+  COFFER_ERR_UPLOAD_OFFSET_CONFLICT: 409,
+  COFFER_ERR_UPLOAD_BUSY: 423,
+  COFFER_ERR_UPLOAD_PROTOCOL: 400,
 };

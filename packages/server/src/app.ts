@@ -784,7 +784,15 @@ async function build(
       closed = true;
       ready = false;
       if (timer) clearInterval(timer);
-      await app.close();
+      // app.close() closes idle keep-alive sockets once, at its start: a response that finishes
+      // after that (a download ending just then) left its socket open until the idle timeout, and
+      // close() waited as long. Sweeping again until it returns closes those too.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 200);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(sweep);
+      }
       backPressure.stop();
       await pregen;
       await closeTus();

@@ -14,6 +14,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { CofferError } from '@coffer/crypto';
+import { isS3StorageFull } from '../http/outage-errors.ts';
 import { assertBlobKey, assertBlobPrefix, type BlobStore } from './blob-store.ts';
 import { parseS3BlobStoreUrl } from './blob-store-factory.ts';
 import { createS3Client, type S3ConnectionOptions } from './s3-client.ts';
@@ -65,6 +66,14 @@ function storeError(operation: string, err: unknown): CofferError {
   if (err instanceof CofferError) return err;
   const status = statusOf(err);
   const name = (err as SdkError)?.name ?? (err as SdkError)?.code ?? 'Error';
+  // Out of space or over the bucket's quota: retrying cannot help until an operator acts.
+  if (isS3StorageFull(err)) {
+    return new CofferError(
+      'COFFER_ERR_STORAGE_FULL',
+      `The S3 blob store is out of space during ${operation} (${name}${status ? ` ${status}` : ''}).`,
+      { cause: err, details: { operation, status, name, retryable: false } },
+    );
+  }
   const retryable = status === undefined || status >= 500 || status === 429 || name === 'SlowDown';
   return new CofferError(
     'COFFER_ERR_BLOB_STORE_UNAVAILABLE',

@@ -14,14 +14,34 @@
  * resumes on any process; the PostgreSQL locker (tus/postgres-locker.ts) keeps writers exclusive.
  */
 import type { Readable } from 'node:stream';
+import { CofferError } from '@coffer/crypto';
 import { S3Store } from '@tus/s3-store';
 import { ERRORS, type KvStore, type Upload } from '@tus/server';
+import { isS3StorageFull } from '../http/outage-errors.ts';
 import type { S3BlobStoreOptions } from './s3-blob-store.ts';
 import { addDeleteObjectsContentMd5, s3ClientConfig } from './s3-client.ts';
 
 type Metadata = ConstructorParameters<typeof S3Store>[0]['cache'] extends KvStore<infer T> | undefined
   ? T
   : never;
+
+function isMissing(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
+}
+
+/** A store failure as a documented error (tus errors and Coffer errors pass through unchanged). */
+function unavailable(operation: string, err: unknown): unknown {
+  if (err instanceof CofferError || (err as { status_code?: unknown })?.status_code !== undefined) return err;
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e?.$metadata?.httpStatusCode;
+  const full = isS3StorageFull(err);
+  return new CofferError(
+    full ? 'COFFER_ERR_STORAGE_FULL' : 'COFFER_ERR_BLOB_STORE_UNAVAILABLE',
+    `The S3 store ${full ? 'is out of space' : 'failed'} while ${operation} (${e?.name ?? 'Error'}${status ? ` ${status}` : ''}); try again later.`,
+    { cause: err, details: { operation, status, name: e?.name } },
+  );
+}
 
 /** A KvStore that remembers nothing (see above). */
 class NoCache implements KvStore<Metadata> {
@@ -82,10 +102,34 @@ export class S3TusStore extends S3Store {
     return super.write(src, this.#key(id), offset);
   }
 
+  /**
+   * @tus/s3-store answers FILE_NOT_FOUND (404) whenever reading the `.info` fails, so an unreachable
+   * store looked like a lost upload and clients started over. Here a failure is checked: only a
+   * missing `.info` is "not found"; anything else is 503 COFFER_ERR_BLOB_STORE_UNAVAILABLE (or 507
+   * when the store says it is full), and the upload resumes once the store is back.
+   */
   override async getUpload(id: string): Promise<Upload> {
-    const u = await super.getUpload(this.#key(id));
+    const key = this.#key(id);
+    let u: Upload;
+    try {
+      u = await super.getUpload(key);
+    } catch (err) {
+      if (err === ERRORS.FILE_NOT_FOUND) await this.#assertInfoMissing(key);
+      throw unavailable('reading an upload', err);
+    }
     u.id = id;
     return u;
+  }
+
+  /** Returns if the `.info` object of `key` is absent; throws the store failure otherwise. */
+  async #assertInfoMissing(key: string): Promise<void> {
+    try {
+      await this.getMetadata(key);
+    } catch (err) {
+      if (isMissing(err)) throw ERRORS.FILE_NOT_FOUND;
+      throw unavailable('reading an upload', err);
+    }
+    // It is there after all (it appeared in between): the caller's failure stands.
   }
 
   override declareUploadLength(id: string, length: number): Promise<void> {
@@ -103,8 +147,9 @@ export class S3TusStore extends S3Store {
     let uploadId: string | undefined;
     try {
       uploadId = (await this.getMetadata(key))['upload-id'];
-    } catch {
-      throw ERRORS.FILE_NOT_FOUND;
+    } catch (err) {
+      if (isMissing(err)) throw ERRORS.FILE_NOT_FOUND;
+      throw unavailable('removing an upload', err);
     }
     if (uploadId) {
       await this.client

@@ -6,9 +6,13 @@
  * - metadata in PostgreSQL: the PostgresLocker, so two processes never write one upload at once.
  *   (SQLite means one process, and @tus/server's default in-memory locker is exact there.)
  */
-import { mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { FileStore } from '@tus/file-store';
-import type { DataStore, Locker } from '@tus/server';
+import { type DataStore, ERRORS, type Locker } from '@tus/server';
+import { asOutageError, outageCode } from '../http/outage-errors.ts';
 import { parseS3BlobStoreUrl } from '../storage/blob-store-factory.ts';
 import { S3TusStore } from '../storage/s3-tus-store.ts';
 import { PostgresLocker } from './postgres-locker.ts';
@@ -65,7 +69,33 @@ export function createTusStorage(config: {
  * failure is an ordinary start-up error, so the async check is switched off. (The method is
  * private in the type declarations, hence the cast.)
  */
-class FileStoreInPreparedFolder extends FileStore {}
+class FileStoreInPreparedFolder extends FileStore {
+  /**
+   * @tus/file-store's write turns every failure into a bare 500 FILE_WRITE_ERROR, so a full disk
+   * looked like a bug. Same write (append at `offset`, the file size is the offset a resume sees),
+   * but ENOSPC/EDQUOT become 507 COFFER_ERR_STORAGE_FULL; the bytes written before it are kept.
+   */
+  override async write(readable: Readable, id: string, offset: number): Promise<number> {
+    const dir = path.resolve(this.directory);
+    const file = path.join(dir, id);
+    // Ids are the server's own flat random ids; anything that leaves the folder is not an upload.
+    if (path.dirname(file) !== dir) throw ERRORS.FILE_NOT_FOUND;
+    let received = 0;
+    const count = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        received += chunk.length;
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(readable, count, createWriteStream(file, { flags: 'r+', start: offset }));
+    } catch (err) {
+      if (outageCode(err) === 'COFFER_ERR_STORAGE_FULL') throw asOutageError(err);
+      throw ERRORS.FILE_WRITE_ERROR;
+    }
+    return offset + received;
+  }
+}
 (
   FileStoreInPreparedFolder.prototype as unknown as { checkOrCreateDirectory(): void }
 ).checkOrCreateDirectory = () => {};

@@ -9,12 +9,13 @@
 import path from 'node:path';
 import { ERROR_STATUS } from '@coffer/protocol';
 import { FileStore } from '@tus/file-store';
-import { Server as TusServer } from '@tus/server';
 import { commitMessagesUpload, type UploadSource } from '../archives/service.ts';
 import type { ServerContext } from '../context.ts';
 import { num } from '../db/schema.ts';
+import { asOutageError, causeLabel, retryAfterFor } from '../http/outage-errors.ts';
 import { createTusStorage, type ReadableDataStore } from '../tus/tus-storage.ts';
 import { bearer, verifyToken } from '../util/tokens.ts';
+import { JsonErrorTusServer, tusErrorBody } from './tus-errors.ts';
 
 interface UploadToken {
   aud: 'upload';
@@ -26,7 +27,7 @@ interface UploadToken {
 
 const fail = (status: number, code: string, message: string) => ({
   status_code: status,
-  body: JSON.stringify({ error: { code, message } }),
+  body: tusErrorBody(code, message),
 });
 
 export function createUploadSource(store: ReadableDataStore): UploadSource {
@@ -64,7 +65,7 @@ export function createTus(ctx: ServerContext) {
     return payload;
   };
 
-  const tus = new TusServer({
+  const tus = new JsonErrorTusServer({
     path: '/v1/uploads',
     datastore: store,
     ...(storage.locker ? { locker: storage.locker } : {}),
@@ -114,31 +115,23 @@ export function createTus(ctx: ServerContext) {
     },
     onResponseError(_req, err) {
       if (err instanceof Error) {
-        ctx.log.error({ err: err.message }, 'tus upload error');
-        if (process.env.COFFER_DEBUG_TUS) console.error(err);
-        // A storage failure keeps its documented code (e.g. 503 COFFER_ERR_BLOB_STORE_UNAVAILABLE).
-        const code = (err as { code?: unknown }).code;
+        // A documented failure keeps its code (e.g. 503 COFFER_ERR_BLOB_STORE_UNAVAILABLE); the
+        // database or a disk failing gets its outage code (503 DATABASE_UNAVAILABLE, 507 STORAGE_FULL).
+        const e = asOutageError(err) ?? err;
+        const code = (e as { code?: unknown }).code;
         const status = typeof code === 'string' ? ERROR_STATUS[code] : undefined;
-        if (typeof code === 'string' && status) return fail(status, code, err.message);
+        ctx.log.error({ code, cause: causeLabel(err) }, 'tus upload error');
+        if (process.env.COFFER_DEBUG_TUS) console.error(err);
+        if (typeof code === 'string' && status) {
+          const retryAfterSeconds = retryAfterFor(code);
+          return {
+            status_code: status,
+            body: tusErrorBody(code, e.message, retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+          };
+        }
         return fail(500, 'COFFER_ERR_INTERNAL', 'upload failed on the server; resume later');
       }
-      // @tus/server's own errors are plain text (e.g. a failed file write on a full disk): give them
-      // a documented code too, keeping the tus status that clients act on (issue 7).
-      const e = err as { status_code?: unknown; body?: unknown };
-      if (typeof e.status_code === 'number' && !String(e.body ?? '').startsWith('{')) {
-        const s = e.status_code;
-        const c =
-          s >= 500
-            ? 'COFFER_ERR_INTERNAL'
-            : s === 404
-              ? 'COFFER_ERR_NOT_FOUND'
-              : s === 413
-                ? 'COFFER_ERR_UPLOAD_TOO_LARGE'
-                : 'COFFER_ERR_BAD_REQUEST';
-        if (s >= 500) ctx.log.error({ status: s }, 'tus upload error');
-        const message = String(e.body ?? 'the upload request failed').trim();
-        return fail(s, c, message.slice(0, 200));
-      }
+      // @tus/server's own errors (plain text) are rewritten with a code by JsonErrorTusServer.write.
       return undefined;
     },
   });
