@@ -137,7 +137,13 @@ export async function runAction(json: boolean | undefined, body: () => Promise<v
     const code = typeof e.code === 'string' ? e.code : 'COFFER_ERR_UNEXPECTED';
     if (json) process.stdout.write(`${JSON.stringify({ error: { code, message: e.message } })}\n`);
     else process.stderr.write(`error ${code}: ${e.message}\n`);
-    process.exitCode = code === 'COFFER_ERR_NETWORK' ? 75 : 1;
+    // 75 (EX_TEMPFAIL): a later run can succeed without the user changing anything.
+    const temporary = [
+      'COFFER_ERR_NETWORK',
+      'COFFER_ERR_SERVER_UNAVAILABLE',
+      'COFFER_ERR_SERVER_STORAGE_FULL',
+    ];
+    process.exitCode = temporary.includes(code) ? 75 : 1;
   }
 }
 

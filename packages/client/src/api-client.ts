@@ -33,6 +33,61 @@ export interface BackupIdentity {
 
 const QUOTA_CODES = new Set(['COFFER_ERR_QUOTA_EXCEEDED', 'COFFER_ERR_UPLOAD_TOO_LARGE']);
 
+/**
+ * Server codes that reject a stored anonymous credential itself (the server rotated its keys or lost
+ * them, or the stored copy is damaged): fresh credentials from the issuance endpoint fix these.
+ */
+const REJECTED_CREDENTIAL_CODES = new Set([
+  'COFFER_ERR_CREDENTIAL_INVALID',
+  'COFFER_ERR_CREDENTIAL_EXPIRED',
+  'COFFER_ERR_CREDENTIAL_MALFORMED',
+]);
+
+/** True when `err` (from `signed`) says the server no longer accepts the credential used. */
+export function isRejectedCredential(err: unknown): boolean {
+  const d = (err as { details?: { serverCode?: unknown } } | null)?.details;
+  return typeof d?.serverCode === 'string' && REJECTED_CREDENTIAL_CODES.has(d.serverCode);
+}
+
+/**
+ * A server failure behind the API (docs/errors.md): what failed, in words a user or an operator can
+ * act on. All of them are temporary from the client's side (the scheduler retries them).
+ */
+const SERVICE_FAILURES: Record<string, { code: string; message: string }> = {
+  COFFER_ERR_DATABASE_UNAVAILABLE: {
+    code: 'COFFER_ERR_SERVER_UNAVAILABLE',
+    message: "The server's database is unavailable; nothing was changed. Coffer will try again.",
+  },
+  COFFER_ERR_BLOB_STORE_UNAVAILABLE: {
+    code: 'COFFER_ERR_SERVER_UNAVAILABLE',
+    message: "The server's storage is unavailable; nothing was changed. Coffer will try again.",
+  },
+  COFFER_ERR_STORAGE_FULL: {
+    code: 'COFFER_ERR_SERVER_STORAGE_FULL',
+    message:
+      'The server is out of storage space; your earlier backups are safe. Ask its operator to free space; Coffer will try again.',
+  },
+};
+
+/** Client codes a later attempt can fix without the user doing anything (the scheduler retries). */
+export function isTemporaryFailure(code: string | undefined): boolean {
+  return (
+    code === 'COFFER_ERR_NETWORK' ||
+    code === 'COFFER_ERR_SERVER_UNAVAILABLE' ||
+    code === 'COFFER_ERR_SERVER_STORAGE_FULL'
+  );
+}
+
+/** The client error for a service failure the server reported with `serverCode`, if it is one. */
+export function serviceFailure(
+  serverCode: string,
+  details: Record<string, unknown>,
+  cause?: unknown,
+): CofferError | undefined {
+  const f = SERVICE_FAILURES[serverCode];
+  return f ? new CofferError(f.code, f.message, { details, ...(cause ? { cause } : {}) }) : undefined;
+}
+
 /** Turns an HTTP error answer into a client error with a stable code. */
 export async function httpError(res: Response, what: string): Promise<CofferError> {
   let code = '';
@@ -52,6 +107,8 @@ export async function httpError(res: Response, what: string): Promise<CofferErro
   const header = Number(res.headers.get('retry-after') ?? Number.NaN);
   if (retryAfterSeconds === undefined && Number.isFinite(header) && header >= 0) retryAfterSeconds = header;
   const details = { status: res.status, serverCode: code || undefined, request: what, retryAfterSeconds };
+  const service = serviceFailure(code, details);
+  if (service) return service;
   if (QUOTA_CODES.has(code) || res.status === 413) {
     return new CofferError(
       'COFFER_ERR_QUOTA_FULL',
@@ -114,11 +171,21 @@ export class ApiClient {
   readonly #now: () => number;
   /** Anonymous credentials by `${backupId}/${type}/${level}/${day}` (in memory only). */
   readonly #creds = new Map<string, Uint8Array>();
+  readonly #refreshCredentials: ((id: BackupIdentity, level: number) => Promise<void>) | undefined;
 
-  constructor(baseUrl: string, opts: { fetch?: FetchLike; now?: () => number } = {}) {
+  constructor(
+    baseUrl: string,
+    opts: {
+      fetch?: FetchLike;
+      now?: () => number;
+      /** Fetches fresh credentials after the server rejected a stored one (see `signed`). */
+      refreshCredentials?: (id: BackupIdentity, level: number) => Promise<void>;
+    } = {},
+  ) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.#fetch = opts.fetch ?? ((...a) => fetch(...a));
     this.#now = opts.now ?? Date.now;
+    this.#refreshCredentials = opts.refreshCredentials;
   }
 
   async request(
@@ -263,6 +330,12 @@ export class ApiClient {
     this.#creds.clear();
   }
 
+  /** Forgets every credential of one identity (backup id and type), all days and levels. */
+  dropCredentials(id: BackupIdentity): void {
+    const prefix = `${toHex(id.backupId)}/${id.type}/`;
+    for (const k of [...this.#creds.keys()]) if (k.startsWith(prefix)) this.#creds.delete(k);
+  }
+
   /**
    * The credentials still usable from today on, for the profile store (so the next process does not
    * spend another of the account's daily issuance requests, api.md section 3). Sensitive: callers
@@ -291,8 +364,31 @@ export class ApiClient {
     }
   }
 
-  /** A signed anonymous request (spec 6.1): today's credential + XEdDSA over the canonical request. */
+  /**
+   * A signed anonymous request (spec 6.1): today's credential + XEdDSA over the canonical request.
+   * If the server rejects the credential itself (it rotated or lost its keys), the credentials of
+   * this identity are dropped, fresh ones are fetched once through `refreshCredentials`, and the
+   * request is sent once more; a second rejection is the caller's error.
+   */
   async signed<T>(
+    id: BackupIdentity,
+    level: number,
+    method: string,
+    path: string,
+    what: string,
+    body?: unknown,
+  ): Promise<T> {
+    try {
+      return await this.#signedOnce<T>(id, level, method, path, what, body);
+    } catch (err) {
+      if (!this.#refreshCredentials || !isRejectedCredential(err)) throw err;
+      this.dropCredentials(id);
+      await this.#refreshCredentials(id, level);
+      return this.#signedOnce<T>(id, level, method, path, what, body);
+    }
+  }
+
+  async #signedOnce<T>(
     id: BackupIdentity,
     level: number,
     method: string,

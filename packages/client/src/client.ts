@@ -16,9 +16,16 @@ import {
   thumbnailMediaName,
   toBase64,
   toBase64Url,
+  toHex,
 } from '@coffer/crypto';
 import type { ReadAuthResponse } from '@coffer/protocol';
-import { ApiClient, type BackupIdentity, type FetchLike, httpError } from './api-client.ts';
+import {
+  ApiClient,
+  type BackupIdentity,
+  type FetchLike,
+  httpError,
+  isTemporaryFailure,
+} from './api-client.ts';
 import { cancelled, type OpenedBackup, openSealedBackup, sealedBackupStream } from './backup-stream.ts';
 import type { ChatStore, MediaDescriptor } from './chat-store.ts';
 import type { KeyStore } from './key-store.ts';
@@ -264,10 +271,37 @@ export class CofferClient {
 
   #apiFor(url: string): ApiClient {
     if (!this.#api || this.#api.baseUrl !== url.replace(/\/+$/, '')) {
-      this.#api = new ApiClient(url, { ...(this.#fetch ? { fetch: this.#fetch } : {}), now: this.#now });
+      const api: ApiClient = new ApiClient(url, {
+        ...(this.#fetch ? { fetch: this.#fetch } : {}),
+        now: this.#now,
+        refreshCredentials: (id) => this.#refreshRejectedCredentials(api, id),
+      });
+      this.#api = api;
       this.#credentialsLoaded = false;
     }
     return this.#api;
+  }
+
+  /**
+   * The server rejected a stored credential (it rotated or lost its keys): every stored credential
+   * is suspect, so all are dropped (memory and key store) and one issuance request fetches fresh
+   * ones for the rejected identity and this device's current ones. ApiClient retries the request
+   * once afterwards; it never calls this twice for one request.
+   */
+  async #refreshRejectedCredentials(api: ApiClient, rejected: BackupIdentity): Promise<void> {
+    const account = await this.#account();
+    const ids = [rejected];
+    const keys = await this.#readJson<StoredKeys>(ENTRY_KEYS);
+    if (keys) {
+      const { messages, media } = await this.#identities(keys);
+      for (const id of [messages, media]) {
+        if (!ids.some((x) => x.type === id.type && toHex(x.backupId) === toHex(id.backupId))) ids.push(id);
+      }
+    }
+    await this.#dropCredentials();
+    // At most 3 identities (the rejected one may be a rotation's old id): fetchCredentials fits
+    // them into the server's 16 credential requests by asking for fewer days.
+    await this.#fetchCredentials(api, account, ids.slice(0, 3));
   }
 
   // --- identity ------------------------------------------------------------------------------
@@ -677,7 +711,10 @@ export class CofferClient {
           if (got < total) throw new CofferError('COFFER_ERR_NETWORK', 'The download was cut short.');
         } catch (err) {
           // A dropped connection shows up as a network error or as a TypeError while reading the body.
-          const retryable = hasErrorCode(err, 'COFFER_ERR_NETWORK') || err instanceof TypeError;
+          const retryable =
+            hasErrorCode(err, 'COFFER_ERR_NETWORK') ||
+            hasErrorCode(err, 'COFFER_ERR_SERVER_UNAVAILABLE') ||
+            err instanceof TypeError;
           if (!retryable) throw err;
           if (++failures > 5) {
             throw new CofferError(
@@ -1024,7 +1061,7 @@ export class CofferClient {
         return { ran: true as const, result, attempts: attempt + 1 };
       } catch (err) {
         const code = (err as { code?: string }).code;
-        if (code !== 'COFFER_ERR_NETWORK' || attempt >= delays.length) throw err;
+        if (code === undefined || !isTemporaryFailure(code) || attempt >= delays.length) throw err;
         const delayMs = delays[attempt]!;
         opts.onProgress?.({ phase: 'retry', code, delayMs });
         await new Promise<void>((r) => this.#timers.setTimeout(r, delayMs));

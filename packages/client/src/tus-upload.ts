@@ -1,6 +1,7 @@
 import { CofferError } from '@coffer/crypto';
 import type { UploadForm } from '@coffer/protocol';
 import { Upload } from 'tus-js-client';
+import { serviceFailure } from './api-client.ts';
 import { cancelled } from './backup-stream.ts';
 
 export interface TusUploadOptions {
@@ -37,8 +38,15 @@ export function tusUpload(
       removeFingerprintOnSuccess: true,
       onShouldRetry: (err) => {
         const status = err.originalResponse?.getStatus();
-        // Network failures (no response), server errors and lock conflicts are worth retrying.
-        return status === undefined || status >= 500 || status === 423 || status === 409 || status === 429;
+        // Network failures (no response), server errors and lock conflicts are worth retrying; a full
+        // store (507) is not within seconds: it surfaces at once and the scheduler retries later.
+        return (
+          status === undefined ||
+          (status >= 500 && status !== 507) ||
+          status === 423 ||
+          status === 409 ||
+          status === 429
+        );
       },
       onProgress: (sent, total) => opts.onProgress?.(sent, total),
       onSuccess: () => {
@@ -47,10 +55,14 @@ export function tusUpload(
       },
       onError: (err) => {
         opts.signal?.removeEventListener('abort', onAbort);
-        const status = (
-          err as { originalResponse?: { getStatus(): number } | null }
-        ).originalResponse?.getStatus();
-        if (status === 413) {
+        const response = (err as { originalResponse?: { getStatus(): number; getBody(): string } | null })
+          .originalResponse;
+        const status = response?.getStatus();
+        // The server names what failed (database, storage, full disk): say so rather than "interrupted".
+        const service = serviceFailure(serverCodeOf(response), { status, request: 'the upload' }, err);
+        if (service) {
+          reject(service);
+        } else if (status === 413) {
           reject(
             new CofferError(
               'COFFER_ERR_QUOTA_FULL',
@@ -86,4 +98,14 @@ export function tusUpload(
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     upload.start();
   });
+}
+
+/** The `error.code` of a Coffer JSON error body, or '' (no body, or not ours). */
+function serverCodeOf(response: { getBody(): string } | null | undefined): string {
+  try {
+    const code = (JSON.parse(response?.getBody() ?? '') as { error?: { code?: unknown } }).error?.code;
+    return typeof code === 'string' ? code : '';
+  } catch {
+    return '';
+  }
 }
