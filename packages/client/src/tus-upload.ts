@@ -59,7 +59,8 @@ export function tusUpload(
           .originalResponse;
         const status = response?.getStatus();
         // The server names what failed (database, storage, full disk): say so rather than "interrupted".
-        const service = serviceFailure(serverCodeOf(response), { status, request: 'the upload' }, err);
+        const serverCode = serverCodeOf(response);
+        const service = serviceFailure(serverCode, { status, serverCode, request: 'the upload' }, err);
         if (service) {
           reject(service);
         } else if (status === 413) {
