@@ -37,8 +37,10 @@ export async function createDb(url: string, opts: { baseDir?: string; migrate?: 
     dialect = new SqliteDialect({ database: cachedStatements(sqlite) });
     name = 'sqlite';
   } else if (url.startsWith('postgres:') || url.startsWith('postgresql:')) {
-    const driver = './postgres-dialect.ts';
-    const mod = (await import(/* @vite-ignore */ driver)) as { createPostgresDialect(url: string): Dialect };
+    // A literal specifier, loaded only here (pg stays unloaded on SQLite): the CLI bundle
+    // (packages/cli/src/bundle.ts) splits it into its own chunk; a computed one was left as a
+    // runtime import of a .ts file next to the bundle, which does not exist there.
+    const mod = await import('./postgres-dialect.ts');
     dialect = mod.createPostgresDialect(url);
     name = 'postgres';
   } else {
