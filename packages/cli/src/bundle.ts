@@ -140,6 +140,16 @@ export async function bundle(entry: string, outdir: string, name: string): Promi
       const st = statSync(join(REPO_ROOT, p));
       return [p, st.mtimeMs, st.size];
     });
+    // An import esbuild could not follow (a computed specifier) would load a .ts file at run time
+    // and fail only when that code path runs (it happened to `serve --db postgres://`): refuse it.
+    for (const out of Object.keys(result.metafile.outputs)) {
+      const code = readFileSync(join(REPO_ROOT, out), 'utf8');
+      const m = /\bimport\(\s*[^)]*\.ts\b[^)]*\)/.exec(code);
+      if (m)
+        throw new Error(
+          `bundle: ${out} imports TypeScript at run time (${m[0].slice(0, 80)}); use a literal specifier`,
+        );
+    }
     const entryFile = `${name}.mjs`;
     const manifest = `${name}.inputs.json`;
     writeFileSync(

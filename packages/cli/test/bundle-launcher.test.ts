@@ -43,6 +43,26 @@ describe('the bundled CLI', () => {
   }, 60_000);
 });
 
+describe('the bundler', () => {
+  it('refuses an import it cannot follow (it would load a .ts file at run time)', async () => {
+    const dir = join(work, 'computed');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'dialect.ts'), 'export const d = 1;\n');
+    const entry = join(dir, 'entry.ts');
+    writeFileSync(
+      entry,
+      "const name = ['dia', 'lect'].join('');\nexport const load = () => import('./' + name + '.ts');\n",
+    );
+    await expect(bundle(entry, join(work, 'computed-out'), 'entry')).rejects.toThrow(
+      /imports TypeScript at run time/,
+    );
+    writeFileSync(entry, "export const load = () => import('./dialect.ts');\n");
+    const ok = await bundle(entry, join(work, 'computed-out'), 'entry');
+    const mod = (await import(ok.entry)) as { load(): Promise<{ d: number }> };
+    expect((await mod.load()).d).toBe(1);
+  }, 60_000);
+});
+
 describe('bin/coffer.js', () => {
   // A copy of the real launcher in a miniature package: dist/ holds a "bundle" that says so, src/
   // the "sources" that tsx would run.
