@@ -28,6 +28,11 @@ export interface S3BlobStoreOptions extends S3ConnectionOptions {
   partSize?: number | undefined;
   /** Parts uploaded at once (default 4): memory use is about partSize * (partConcurrency + 1). */
   partConcurrency?: number | undefined;
+  /**
+   * Part buffers (being filled or on the wire) held by all multipart uploads of this store together
+   * (default 4 * partConcurrency): without it, 50 large commits at once held 50 * 5 parts (2 GB).
+   */
+  maxPartsInMemory?: number | undefined;
   /** Objects up to this size go up in one PUT (default partSize). */
   multipartThreshold?: number | undefined;
   /**
@@ -126,6 +131,7 @@ export class S3BlobStore implements BlobStore {
   readonly #partConcurrency: number;
   readonly #threshold: number;
   readonly #streamPutMax: number;
+  readonly #partBudget: Semaphore;
   #bulkDelete: 'batch' | 'single';
 
   constructor(opts: S3BlobStoreOptions) {
@@ -146,6 +152,7 @@ export class S3BlobStore implements BlobStore {
     this.#partConcurrency = Math.max(opts.partConcurrency ?? 4, 1);
     this.#threshold = opts.multipartThreshold ?? this.#partSize;
     this.#streamPutMax = opts.streamPutMax ?? 64 * MiB;
+    this.#partBudget = new Semaphore(Math.max(opts.maxPartsInMemory ?? 4 * this.#partConcurrency, 1));
     this.#bulkDelete = opts.bulkDelete ?? 'batch';
   }
 
@@ -178,6 +185,9 @@ export class S3BlobStore implements BlobStore {
     }
     if (expected !== undefined && expected <= this.#streamPutMax)
       return this.#putStreamed(key, body, expected);
+    // A known large length: straight to parts, each buffered only under the store's part budget.
+    if (expected !== undefined && expected > this.#threshold)
+      return this.#putMultipart(key, rechunk(body, this.#partSizeFor(expected)), expected);
     // Stream: buffer up to the threshold; a small body goes up in one PUT, a large one in parts.
     const partSize = this.#partSizeFor(expected);
     const iterator = rechunk(body, partSize)[Symbol.asyncIterator]();
@@ -289,35 +299,63 @@ export class S3BlobStore implements BlobStore {
       let failure: unknown;
       let size = 0;
       let partNumber = 0;
-      for await (const part of parts) {
-        if (failure) break;
-        size += part.length;
-        if (expected !== undefined && size > expected) throw lengthMismatch(expected, size);
-        partNumber += 1;
-        if (partNumber > MAX_PARTS) throw new RangeError('object too large for S3 multipart upload');
-        const n = partNumber;
-        const p: Promise<void> = this.#client
-          .send(
-            new UploadPartCommand({
-              Bucket: this.bucket,
-              Key,
-              UploadId: uploadId,
-              PartNumber: n,
-              Body: part,
-              ContentLength: part.length,
-            }),
-          )
-          .then(
-            (r) => {
-              if (!r.ETag) throw new Error('UploadPart returned no ETag');
-              done.push({ PartNumber: n, ETag: r.ETag });
-            },
-            (err: unknown) => {
-              failure ??= err;
-            },
-          )
-          .finally(() => inFlight.delete(p));
-        inFlight.add(p);
+      const it =
+        Symbol.asyncIterator in parts
+          ? (parts as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+          : (parts as Iterable<Uint8Array>)[Symbol.iterator]();
+      for (;;) {
+        // The permit covers the part from before it is filled (pulling it fills it) until its
+        // request settles, so all uploads of this store together hold at most the budget.
+        const release = await this.#partBudget.acquire();
+        let next: IteratorResult<Uint8Array>;
+        try {
+          next = await it.next();
+        } catch (err) {
+          release();
+          throw err;
+        }
+        if (next.done || failure) {
+          release();
+          if (!next.done) await it.return?.();
+          break;
+        }
+        const part = next.value;
+        let sent = false;
+        try {
+          size += part.length;
+          if (expected !== undefined && size > expected) throw lengthMismatch(expected, size);
+          partNumber += 1;
+          if (partNumber > MAX_PARTS) throw new RangeError('object too large for S3 multipart upload');
+          const n = partNumber;
+          const p: Promise<void> = this.#client
+            .send(
+              new UploadPartCommand({
+                Bucket: this.bucket,
+                Key,
+                UploadId: uploadId,
+                PartNumber: n,
+                Body: part,
+                ContentLength: part.length,
+              }),
+            )
+            .then(
+              (r) => {
+                if (!r.ETag) throw new Error('UploadPart returned no ETag');
+                done.push({ PartNumber: n, ETag: r.ETag });
+              },
+              (err: unknown) => {
+                failure ??= err;
+              },
+            )
+            .finally(() => {
+              inFlight.delete(p);
+              release();
+            });
+          inFlight.add(p);
+          sent = true;
+        } finally {
+          if (!sent) release();
+        }
         // Back-pressure: at most partConcurrency parts in memory and on the wire.
         while (inFlight.size >= this.#partConcurrency) await Promise.race(inFlight);
       }
@@ -520,4 +558,27 @@ export async function* rechunk(source: AsyncIterable<Uint8Array>, size: number):
 /** Opens an S3 blob store from `s3://...` (see blob-store-factory.ts for the URL's parameters). */
 export async function openS3BlobStore(url: string): Promise<S3BlobStore> {
   return new S3BlobStore(parseS3BlobStoreUrl(url));
+}
+
+/** Counting semaphore: `acquire()` resolves with a release function once a permit is free. */
+class Semaphore {
+  #free: number;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(permits: number) {
+    this.#free = permits;
+  }
+
+  async acquire(): Promise<() => void> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((r) => this.#waiting.push(r));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    };
+  }
 }
