@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import { hasErrorCode } from '@coffer/crypto';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { vectorPath } from '../../../test-support/vectors.ts';
 import { decodeFrame } from '../src/fast-decode.ts';
 import { type BackupItem, FrameDecoder } from '../src/frame-reader.ts';
@@ -704,6 +704,33 @@ describe('fast Frame decoder edge cases (same result or error as the generated d
     const all: BackupItem[] = [];
     new FrameDecoder().push(big, all);
     expect(all.slice(1).map(bodyOf)).toEqual(many.map((_, i) => `message number ${i} of many, ascii only`));
+  });
+
+  it('without Buffer (as in browsers: the WHATWG latin1 decoder), every vector frame decodes the same', async () => {
+    vi.resetModules();
+    vi.stubGlobal('Buffer', undefined);
+    let browserLike: typeof import('../src/fast-decode.ts');
+    try {
+      browserLike = await import('../src/fast-decode.ts');
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(browserLike.decodeFrame).not.toBe(decodeFrame); // a fresh module that saw no Buffer
+    let frames = 0;
+    for (const b of smbt) {
+      const all = new Uint8Array(Buffer.concat(b.frames));
+      let start = 0;
+      const reader = new BinaryReader(all);
+      for (const f of b.frames) {
+        reader.pos = start;
+        const fast = browserLike.decodeFrame(reader, all, f.length);
+        const gen = Frame.decode(all.subarray(start, start + f.length));
+        expect(diff(fast, gen)).toBe('');
+        frames++;
+        start += f.length;
+      }
+    }
+    expect(frames).toBeGreaterThan(2000);
   });
 
   it('frames of every other kind go through the generated decoders unchanged', () => {
