@@ -62,7 +62,7 @@ export const ERROR_CODES: Record<string, string> = {
     "Upload-Offset is not the server's offset; ask with HEAD and resume from there",
   COFFER_ERR_UPLOAD_BUSY: 'another request is writing this upload right now; retry shortly',
   COFFER_ERR_UPLOAD_PROTOCOL:
-    "the request breaks the tus 1.0.0 rules (tus's own status: 400, 403, 412 or 501)",
+    'a tus 1.0.0 rule is broken (a header missing or malformed, an unsupported extension)',
 };
 
 /** The HTTP status that goes with each API error code. */

@@ -2,22 +2,26 @@
 // Every error answer of /v1/uploads is Coffer's JSON error body with a documented code (issue 7):
 // @tus/server's own plain-text answers (412, 400 header checks, 403, 409, 404, 410, 413, 501) are
 // rewritten, each triggered here by a real request; then random tus requests must never produce a
-// body without a code.
+// body without a code, nor a code with another status than @coffer/protocol documents.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ERROR_CODES } from '@coffer/protocol';
+import { ERROR_CODES, ERROR_STATUS } from '@coffer/protocol';
 import { ERRORS } from '@tus/server';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePortInRange } from '../../../test-support/services.ts';
 import { tusTextError } from '../src/uploads/tus-errors.ts';
-import { startTestServer, TestClient, type TestServer } from './helpers.ts';
+import { startTestServer, type TestClient, type TestServer } from './helpers.ts';
+import { socketClient } from './socket-helpers.ts';
 
 let ts: TestServer;
 let c: TestClient;
 beforeAll(async () => {
-  ts = await startTestServer();
-  c = TestClient.forServer(ts);
+  // Over a real socket: tus answers straight onto the socket, as clients see it.
+  const port = await freePortInRange(27390, 27399);
+  ts = await startTestServer({ host: '127.0.0.1', port });
+  c = socketClient(await ts.server.listen(), () => ts.clock.t);
   await c.register(ts.sender);
   await c.fetchCredentials([0]);
   expect((await c.setKey(1)).status).toBe(204);
@@ -69,11 +73,11 @@ async function created(len: number): Promise<Form> {
 }
 
 describe('@tus/server error answers carry a documented code', () => {
-  it('412 without Tus-Resumable', async () => {
+  it('400 without Tus-Resumable (tus: 412)', async () => {
     const f = await form(10);
     expectCode(
       await send('POST', '/v1/uploads', { ...f.headers, 'upload-length': '10' }),
-      412,
+      400,
       'COFFER_ERR_UPLOAD_PROTOCOL',
     );
   });
@@ -92,7 +96,7 @@ describe('@tus/server error answers carry a documented code', () => {
     );
   });
 
-  it('501 for an unsupported extension (concatenation)', async () => {
+  it('400 for an unsupported extension (concatenation; tus: 501)', async () => {
     const f = await form(10);
     expectCode(
       await send('POST', '/v1/uploads', {
@@ -101,7 +105,7 @@ describe('@tus/server error answers carry a documented code', () => {
         'upload-concat': 'partial',
         'upload-length': '10',
       }),
-      501,
+      400,
       'COFFER_ERR_UPLOAD_PROTOCOL',
     );
   });
@@ -115,7 +119,7 @@ describe('@tus/server error answers carry a documented code', () => {
     );
   });
 
-  it('PATCH: 400 wrong Content-Type, 403 none, 403 no Upload-Offset, 409 offset conflict', async () => {
+  it('PATCH: 400 wrong Content-Type, 400 none and 400 no Upload-Offset (tus: 403), 409 offset conflict', async () => {
     const f = await created(100);
     const url = `/v1/uploads/${f.uploadId}`;
     const body = randomBytes(10);
@@ -131,7 +135,7 @@ describe('@tus/server error answers carry a documented code', () => {
     );
     expectCode(
       await send('PATCH', url, { ...f.headers, ...TUS, 'upload-offset': '0' }),
-      403,
+      400,
       'COFFER_ERR_UPLOAD_PROTOCOL',
     );
     expectCode(
@@ -141,7 +145,7 @@ describe('@tus/server error answers carry a documented code', () => {
         { ...f.headers, ...TUS, 'content-type': 'application/offset+octet-stream' },
         body,
       ),
-      403,
+      400,
       'COFFER_ERR_UPLOAD_PROTOCOL',
     );
     const ok = await send(
@@ -202,6 +206,9 @@ describe('@tus/server error answers carry a documented code', () => {
         const url = own ? `/v1/uploads/${f.uploadId}` : '/v1/uploads';
         const r = await send(m, url, headers, m === 'PATCH' || m === 'POST' ? randomBytes(n) : undefined);
         if (r.status >= 400 && m !== 'HEAD') {
+          expect(ERROR_STATUS[r.body?.error?.code], `${m} ${JSON.stringify(h)} -> ${r.status}`).toBe(
+            r.status,
+          );
           expect(r.type, `${m} ${JSON.stringify(h)} -> ${r.status}`).toMatch(/^application\/json/);
           expect(
             r.body?.error?.code in ERROR_CODES,
@@ -238,6 +245,8 @@ describe('a tus file removed under its upload record', () => {
     const dir = fs.mkdtempSync(path.join(ts.dir, 'embedded-'));
     const t2 = await startTestServer(
       {
+        host: '127.0.0.1',
+        port: await freePortInRange(27390, 27399),
         databaseUrl: `sqlite:${path.join(dir, 'coffer.db')}`,
         blobUrl: `file:${path.join(dir, 'blobs')}`,
         tusDir: path.join(dir, 'tus'),
@@ -245,7 +254,7 @@ describe('a tus file removed under its upload record', () => {
       { dir },
     );
     try {
-      const c2 = TestClient.forServer(t2);
+      const c2 = socketClient(await t2.server.listen(), () => t2.clock.t);
       await c2.register(t2.sender);
       await c2.fetchCredentials([0]);
       expect((await c2.setKey(1)).status).toBe(204);

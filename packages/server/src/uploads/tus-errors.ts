@@ -3,8 +3,8 @@
  * @tus/server answers its own errors in plain text ("Upload-Offset conflict\n"), and some of them
  * (412 without Tus-Resumable, 400 for a malformed tus header) never reach its error hook: the one
  * place all of them pass is the server's `write`, so JsonErrorTusServer rewrites them there.
- * The tus status is kept where tus clients act on it (409 offset conflict, 412, 413); lock waits,
- * which tus answers 400 or 500, become 423 COFFER_ERR_UPLOAD_BUSY (retry shortly).
+ * The tus status is kept where tus clients act on it (404, 409 offset conflict, 410, 413); protocol
+ * violations (tus: 400, 403, 412, 501) are 400, and lock waits (tus: 400 or 500) 423 UPLOAD_BUSY.
  */
 import { ERRORS, Server as TusServer } from '@tus/server';
 import { retryAfterFor } from '../http/outage-errors.ts';
@@ -37,7 +37,9 @@ export function tusTextError(
   if (status >= 500 && status !== 501) {
     return { status, code: 'COFFER_ERR_INTERNAL', message: 'upload failed on the server; resume later' };
   }
-  return { status, code: 'COFFER_ERR_UPLOAD_PROTOCOL', message };
+  // tus answers these 400, 403, 412 or 501; one code has one status (api.md section 7), and tus
+  // clients treat every such 4xx alike (no retry), so they all become 400.
+  return { status: 400, code: 'COFFER_ERR_UPLOAD_PROTOCOL', message };
 }
 
 type WriteArgs = Parameters<TusServer['write']>;
