@@ -132,6 +132,9 @@ export class S3BlobStore implements BlobStore {
   readonly #threshold: number;
   readonly #streamPutMax: number;
   readonly #partBudget: Semaphore;
+  /** Idle part buffers of #partSize, reused so a long run of commits does not churn 8 MiB arrays. */
+  readonly #idleParts: Uint8Array[] = [];
+  readonly #pooled = new WeakMap<ArrayBufferLike, Uint8Array>();
   #bulkDelete: 'batch' | 'single';
 
   constructor(opts: S3BlobStoreOptions) {
@@ -187,7 +190,7 @@ export class S3BlobStore implements BlobStore {
       return this.#putStreamed(key, body, expected);
     // A known large length: straight to parts, each buffered only under the store's part budget.
     if (expected !== undefined && expected > this.#threshold)
-      return this.#putMultipart(key, rechunk(body, this.#partSizeFor(expected)), expected);
+      return this.#putMultipart(key, this.#pooledParts(body, this.#partSizeFor(expected)), expected);
     // Stream: buffer up to the threshold; a small body goes up in one PUT, a large one in parts.
     const partSize = this.#partSizeFor(expected);
     const iterator = rechunk(body, partSize)[Symbol.asyncIterator]();
@@ -208,6 +211,56 @@ export class S3BlobStore implements BlobStore {
       return this.#putMultipart(key, prepend([first.value, second.value], iterator), expected);
     }
     return this.#putMultipart(key, prepend([first.value], iterator), expected);
+  }
+
+  /**
+   * `rechunk` into reused buffers: a part is taken when the multipart loop pulls it (under a budget
+   * permit) and given back by #recycle once its request has settled, so the buffers in use never
+   * exceed the budget and the same few arrays serve every commit.
+   */
+  async *#pooledParts(source: AsyncIterable<Uint8Array>, size: number): AsyncIterable<Uint8Array> {
+    const take = () => {
+      if (size !== this.#partSize) return new Uint8Array(size);
+      const b = this.#idleParts.pop() ?? new Uint8Array(size);
+      this.#pooled.set(b.buffer, b);
+      return b;
+    };
+    // `buf` is the part being filled; undefined while a filled part is out with the consumer.
+    let buf: Uint8Array | undefined = take();
+    let fill = 0;
+    try {
+      for await (const chunk of source) {
+        let offset = 0;
+        while (offset < chunk.length) {
+          buf ??= take();
+          const n = Math.min(size - fill, chunk.length - offset);
+          buf.set(chunk.subarray(offset, offset + n), fill);
+          fill += n;
+          offset += n;
+          if (fill === size) {
+            const full: Uint8Array = buf;
+            buf = undefined;
+            fill = 0;
+            yield full;
+          }
+        }
+      }
+      if (buf && fill > 0) {
+        const last = buf.subarray(0, fill);
+        buf = undefined;
+        yield last;
+      }
+    } finally {
+      if (buf) this.#recycle(buf);
+    }
+  }
+
+  /** Gives a pooled part buffer back (parts of other sizes and plain arrays are left to the GC). */
+  #recycle(part: Uint8Array): void {
+    const full = this.#pooled.get(part.buffer);
+    if (!full) return;
+    this.#pooled.delete(part.buffer);
+    this.#idleParts.push(full);
   }
 
   #partSizeFor(length: number | undefined): number {
@@ -315,6 +368,7 @@ export class S3BlobStore implements BlobStore {
           throw err;
         }
         if (next.done || failure) {
+          if (!next.done) this.#recycle(next.value);
           release();
           if (!next.done) await it.return?.();
           break;
@@ -349,12 +403,16 @@ export class S3BlobStore implements BlobStore {
             )
             .finally(() => {
               inFlight.delete(p);
+              this.#recycle(part);
               release();
             });
           inFlight.add(p);
           sent = true;
         } finally {
-          if (!sent) release();
+          if (!sent) {
+            this.#recycle(part);
+            release();
+          }
         }
         // Back-pressure: at most partConcurrency parts in memory and on the wire.
         while (inFlight.size >= this.#partConcurrency) await Promise.race(inFlight);

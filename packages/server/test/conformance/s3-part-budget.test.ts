@@ -1,7 +1,8 @@
 // Memory of the S3 blob store under many large puts at once (issue 8): every multipart upload of a
 // store shares one budget of part buffers (maxPartsInMemory), so 50 concurrent commits of large
-// backups no longer hold 50 * (partConcurrency + 1) parts. Observed at the client: UploadPart
-// requests in flight across all puts never exceed the budget, and every object reads back whole.
+// backups no longer hold 50 * (partConcurrency + 1) parts, and part buffers are reused instead of
+// left to the GC. Observed at the client: UploadPart requests in flight across all puts never exceed
+// the budget, no more distinct part buffers than the budget were sent, every object reads back whole.
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Prefix, type S3Prefix } from '../../../../test-support/services.ts';
@@ -29,11 +30,13 @@ describe('S3 blob store: one part budget for all uploads', () => {
     const client = createS3Client(opts);
     let inFlight = 0;
     let maxInFlight = 0;
+    const partBuffers = new Set<ArrayBufferLike>();
     client.middlewareStack.add(
       (next, context) => async (args) => {
         if (context.commandName !== 'UploadPartCommand') return next(args);
         inFlight++;
         maxInFlight = Math.max(maxInFlight, inFlight);
+        partBuffers.add(((args.input as { Body: Uint8Array }).Body as Uint8Array).buffer);
         try {
           return await next(args);
         } finally {
@@ -64,6 +67,8 @@ describe('S3 blob store: one part budget for all uploads', () => {
       // Six puts of four parts with two each in flight would reach 12 without the shared budget.
       expect(maxInFlight).toBeGreaterThan(0);
       expect(maxInFlight).toBeLessThanOrEqual(3);
+      // ... and the same few part buffers carried all 24 parts (fresh arrays would be 24).
+      expect(partBuffers.size).toBeLessThanOrEqual(3);
     } finally {
       await store.close();
       client.destroy();
