@@ -177,7 +177,10 @@ async function throwawayPostgres() {
     await stop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, start, stop };
+  // The script runs PostgreSQL with synchronous_commit=off (fast, for tests): an immediate stop then
+  // loses the last commits, which a real deployment never does. Our sessions commit synchronously.
+  const options = encodeURIComponent('-c synchronous_commit=on');
+  return { url: `postgres://postgres@127.0.0.1:${port}/postgres?options=${options}`, start, stop };
 }
 
 describe('PostgreSQL stopped and restarted under a running server', () => {
