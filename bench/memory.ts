@@ -1,4 +1,4 @@
-// npm run bench -- memory [--messages 100000,1000000] [--quick] [--media 200]
+// npm run bench -- memory [--messages 100000,1000000] [--quick] [--media 200] [--no-launcher-flags]
 //
 // Client memory and restore time on a generated history in the reference chat store
 // (@coffer/chatstore). For each history size, in a fresh child process each (peak RSS is the
@@ -11,7 +11,7 @@
 // smallest to the largest size against the 10% target, and restore time with per-stage shares.
 // Generated stores are cached in $TMPDIR/coffer-bench-stores (same seed -> same history).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -37,8 +37,23 @@ const childBundle = await bundle(
   'memory-child',
 );
 
+// The Node flags the installed `coffer` command starts with: those of its shebang line
+// (`#!/usr/bin/env -S node <flags>`), read here so that the children cannot drift from it. An app
+// embedding the SDK sets its own flags (packages/client/README.md recommends the same).
+const launcher = join(here, '..', 'packages', 'cli', 'bin', 'coffer.js');
+// --no-launcher-flags: plain `node` (an A/B of the flags; also what `node bin/coffer.js` gets).
+const nodeFlags = argv.includes('--no-launcher-flags') ? [] : launcherFlags(readFileSync(launcher, 'utf8'));
+
+function launcherFlags(source: string): string[] {
+  const first = source.slice(0, source.indexOf('\n'));
+  const m = /^#!\/usr\/bin\/env(?: -S)? node((?: --[\w-]+(?:=\S+)?)*)\s*$/.exec(first);
+  if (!m) throw new Error(`unexpected shebang in ${launcher}: ${first}`);
+  return (m[1] as string).split(' ').filter(Boolean);
+}
+
 function child(mode: string, extra: string[]): ChildResult {
-  const r = spawnSync(process.execPath, [fileURLToPath(childBundle.entry), '--child', mode, ...extra], {
+  const entry = fileURLToPath(childBundle.entry);
+  const r = spawnSync(process.execPath, [...nodeFlags, entry, '--child', mode, ...extra], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 1 << 20,
@@ -51,10 +66,9 @@ function child(mode: string, extra: string[]): ChildResult {
 function cliStartup(env: Record<string, string>): number {
   const atExit =
     "import{readFileSync}from'node:fs';process.on('exit',()=>process.stderr.write('VmHWM '+/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status','utf8'))[1]))";
-  const bin = join(here, '..', 'packages', 'cli', 'bin', 'coffer.js');
   const r = spawnSync(
     process.execPath,
-    ['--import', `data:text/javascript,${encodeURIComponent(atExit)}`, bin, 'keygen'],
+    [...nodeFlags, '--import', `data:text/javascript,${encodeURIComponent(atExit)}`, launcher, 'keygen'],
     {
       encoding: 'utf8',
       env: { ...process.env, ...env },
@@ -73,6 +87,7 @@ const cacheDir = join(tmpdir(), 'coffer-bench-stores');
 mkdirSync(cacheDir, { recursive: true });
 const work = await mkdtemp(join(tmpdir(), 'coffer-bench-memory-'));
 const MiB = (b: number) => `${(b / 1048576).toFixed(0)} MiB`;
+console.log(`children run: node ${nodeFlags.join(' ') || '(no flags)'} (bin/coffer.js's shebang flags)`);
 const LIMIT = 200 * 1e6; // "under 200 MB"
 const results: Array<{
   n: number;

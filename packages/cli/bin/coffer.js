@@ -1,4 +1,9 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
+// The flag caps V8's young generation at two 4 MiB semi-spaces (default: grows to 2 x 16 MiB in long
+// runs only), so a backup of 1M messages peaks about as high as one of 100k (bench/README.md,
+// performance notes > Memory). V8 reads it only at start-up, hence the shebang (`env -S`: coreutils
+// 8.30+, macOS); `node bin/coffer.js` (npm start, tests) runs without it. bench/memory.ts launches
+// its children with the flags of this line.
 // The packages ship TypeScript sources ("internal packages"). `npm run build` also bundles the CLI
 // into compiled JavaScript (packages/cli/dist/, src/bundle.ts): run it when it exists and
 // every source file it was built from is unchanged, since a process without tsx's compiler and
