@@ -1,7 +1,7 @@
 // Soak profile only (vitest.soak.config.ts includes test/fuzz/*.soak.ts; `npm run test:fuzz` runs
 // just this file): each Jazzer.js fuzz target (test/fuzz/<name>.fuzz.ts) runs under libFuzzer for
-// COFFER_FUZZ_SECONDS (default 30) from a seed corpus (seeds.ts), then replays its final corpus
-// once with coverage on to report the line coverage of the Coffer code it reached.
+// COFFER_FUZZ_SECONDS (default 30) from a seed corpus and dictionary (seeds.ts), then replays its
+// final corpus once with coverage on to report the line coverage of the Coffer code it reached.
 //
 // A target is bundled with esbuild into one CommonJS file of our sources (Jazzer.js instruments
 // CommonJS it loads; packages from node_modules stay outside the bundle and uninstrumented). On
@@ -17,7 +17,7 @@ import { build, type Plugin } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../test-support/vectors.ts';
 import { type JazzerRuntime, jazzerRuntime } from './jazzer-compat.ts';
-import { writeSeeds } from './seeds.ts';
+import { dictionary, writeSeeds } from './seeds.ts';
 
 const seconds = Number(process.env.COFFER_FUZZ_SECONDS ?? 30);
 const names = ['recovery-key', 'frame-reader', 'validator', 'sealed-reader', 'server-requests'];
@@ -77,7 +77,9 @@ describe('coverage-guided fuzzing with Jazzer.js (soak)', () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-fuzz-'));
   const cli = path.join(repoRoot, 'node_modules/@jazzer.js/core/dist/cli.js');
   let runtime: JazzerRuntime;
-  let passed = 0; // the work folder (crashing inputs, corpora) is kept unless every target passed
+  // the work folder (crashing inputs, corpora) is kept unless every target that ran passed
+  let ran = 0;
+  let passed = 0;
   const summary: string[] = [];
 
   beforeAll(() => {
@@ -86,7 +88,7 @@ describe('coverage-guided fuzzing with Jazzer.js (soak)', () => {
   });
   afterAll(() => {
     if (summary.length > 0) console.log(`fuzzing summary (${seconds} s per target):\n${summary.join('\n')}`);
-    if (passed === names.length) fs.rmSync(work, { recursive: true, force: true });
+    if (passed === ran) fs.rmSync(work, { recursive: true, force: true });
     else console.log(`fuzzing artifacts kept in ${work}`);
   });
 
@@ -103,6 +105,7 @@ describe('coverage-guided fuzzing with Jazzer.js (soak)', () => {
     it(
       `${name}: ${seconds} s of coverage-guided fuzzing without a crash, hang, memory blow-up or uncoded rejection`,
       async () => {
+        ran++;
         const bundle = path.join(work, `${name}.cjs`);
         await build({
           entryPoints: [path.join(repoRoot, `test/fuzz/${name}.fuzz.ts`)],
@@ -116,6 +119,10 @@ describe('coverage-guided fuzzing with Jazzer.js (soak)', () => {
         });
         const corpus = path.join(work, `${name}-corpus`);
         const seeds = await writeSeeds(name, corpus);
+        const entries = dictionary(name);
+        const dict = path.join(work, `${name}.dict`);
+        if (entries.length > 0)
+          fs.writeFileSync(dict, `${entries.map((e) => JSON.stringify(e)).join('\n')}\n`);
         const timeout = inputTimeoutMs[name] ?? 10_000;
         const budget = seconds + (startupSeconds[name] ?? 0);
         const started = Date.now();
@@ -128,6 +135,7 @@ describe('coverage-guided fuzzing with Jazzer.js (soak)', () => {
             `-max_total_time=${budget}`,
             `-rss_limit_mb=${RSS_LIMIT_MB}`,
             `-artifact_prefix=${work}/${name}-`,
+            ...(entries.length > 0 ? [`-dict=${dict}`] : []),
           ],
           (budget + 300) * 1000,
         );

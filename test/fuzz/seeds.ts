@@ -68,6 +68,8 @@ function requests(): Buffer[] {
     req(PATHS.archiveKeys, 'PUT', signed, '', '', '', '', '', '{"backupIdPublicKey":"AAAA"}'),
     req(PATHS.archiveUploadForm, 'GET', signed, '', 'uploadLength=1000'),
     req(PATHS.archiveVersions, 'GET', signed, '', 'limit=5&cursor=x'),
+    req(PATHS.media, 'GET', signed, '', 'limit=10&cursor=abc'),
+    req(PATHS.media, 'GET', signed, '', 'limit=10'),
     req(PATHS.media, 'PUT', signed | 128, '', '', '', '', '', '{"sourceUploadId":"x","objectLength":10}'),
     req(PATHS.mediaBatch, 'PUT', signed | 128, '', '', '', '', '', '{"items":[{"mediaId":"a"}]}'),
     req(PATHS.mediaDelete, 'POST', signed | 128, '', '', '', '', '', '{"mediaToDelete":[{"mediaId":"a"}]}'),
@@ -97,4 +99,28 @@ export async function writeSeeds(target: string, dir: string): Promise<number> {
     fs.writeFileSync(path.join(dir, `seed-${String(i).padStart(4, '0')}`), s);
   });
   return seeds.length;
+}
+
+/**
+ * libFuzzer dictionary entries (printable ASCII) for targets whose input has a grammar the fuzzer
+ * would take long to guess: the server's query keys, odd numbers and JSON field names.
+ */
+export function dictionary(target: string): string[] {
+  if (target !== 'server-requests') return [];
+  const keys = ['limit', 'cursor', 'uploadLength', 'start', 'end', 'version', 'identifier', 'level'];
+  const numbers = ['Infinity', '-Infinity', 'NaN', '1e400', '-0', '0x10', '9007199254740993', '1.5', '-1'];
+  const fields = ['backupIdPublicKey', 'sourceUploadId', 'objectLength', 'mediaId', 'mediaToDelete', 'items'];
+  return [
+    ...keys.map((k) => `${k}=`),
+    ...numbers,
+    ...fields.map((f) => `"${f}":`),
+    'bytes=',
+    'Bearer ',
+    '%00',
+    '%2e%2e',
+    'null',
+    'true',
+    '{}',
+    '[]',
+  ];
 }
