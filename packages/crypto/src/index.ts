@@ -50,7 +50,7 @@ export { isSmallOrderPublicKey, xeddsaSign, xeddsaVerify } from './xeddsa.ts';
 // end crypto-keys
 
 // crypto-seal: sealed backup stream (spec 3), platform seam, media (spec 5)
-export { type BackupSource, bytesSource, fileSource } from './backup-source.ts';
+export { type BackupSource, bytesSource, type FileSourceOptions, fileSource } from './backup-source.ts';
 export { closeGzipWorkers } from './gzip-workers.ts';
 export {
   type AttachmentSealResult,
