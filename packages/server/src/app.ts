@@ -67,6 +67,7 @@ import { checkRange, issueCredentials } from './credentials/issuance.ts';
 import { createDb, type Db } from './db/create-db.ts';
 import { installBackPressure } from './http/back-pressure.ts';
 import { errorBody, installErrorHandling } from './http/errors.ts';
+import { refuseNonFiniteNumbers } from './http/finite-numbers.ts';
 import { createMetrics, installMetrics } from './http/metrics.ts';
 import { serveRange } from './http/ranges.ts';
 import { installRequestRateLimit } from './http/rate-limit.ts';
@@ -222,6 +223,7 @@ async function build(
   });
   installRequestRateLimit(app, config.limits.requestsPerMinutePerAddress, now);
   installMetrics(app, metrics);
+  app.addHook('preHandler', refuseNonFiniteNumbers);
 
   // JSON bodies are kept raw too: the request signature covers the exact bytes (SHA-256 of the body).
   app.removeContentTypeParser('application/json');

@@ -199,10 +199,12 @@ export class TestClient {
       credential?: Uint8Array;
       privateKey?: Uint8Array;
       headers?: Record<string, string>;
+      /** Sent as the JSON body instead of JSON.stringify(body) (text JSON.stringify cannot write). */
+      rawJson?: string;
     } = {},
   ) {
     const type = o.type ?? 1;
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const payload = o.rawJson ?? (body === undefined ? undefined : JSON.stringify(body));
     const privateKey = o.privateKey ?? this.keyPair(type).privateKey;
     const headers = await signRequest({
       method,
