@@ -43,7 +43,9 @@ export async function sealMediaForBackup(
   const inner =
     opts.pad === false
       ? sealMediaTier(plaintext, attachmentSealKey(attachmentKeys), rng)
-      : sealAttachment(plaintext, attachmentKeys, rng).blob;
+      : // The blob only: its digest and plaintext hash would be two SHA-256 passes thrown away
+        // (the media name already carries the plaintext hash, spec 5.2).
+        sealAttachment(plaintext, attachmentKeys, { ...rng, digest: false, plaintextHash: false }).blob;
   return collect(sealMediaTier(inner, mediaKey, rng));
 }
 
