@@ -72,9 +72,9 @@ export interface AppBackend {
 export function errorMessage(err: unknown): { code: string; message: string } {
   if (typeof err === 'object' && err !== null) {
     const e = err as { code?: unknown; message?: unknown };
-    const code = typeof e.code === 'string' ? e.code : 'COFFER_ERR_UNKNOWN';
+    const code = typeof e.code === 'string' ? e.code : 'COFFER_ERR_UNEXPECTED';
     const message = typeof e.message === 'string' && e.message ? e.message : 'Something went wrong.';
     return { code, message };
   }
-  return { code: 'COFFER_ERR_UNKNOWN', message: String(err) };
+  return { code: 'COFFER_ERR_UNEXPECTED', message: String(err) };
 }
