@@ -20,6 +20,39 @@ async function stalledRequest(base: string): Promise<net.Socket> {
   return s;
 }
 
+/** One raw HTTP/1.1 connection: what it received, and whether it was reset or closed. */
+function rawConnection(base: string) {
+  const u = new URL(base);
+  const s = net.connect(Number(u.port), u.hostname);
+  const state = { data: '', error: undefined as Error | undefined, closed: false };
+  s.on('data', (d) => (state.data += d.toString('latin1')));
+  s.on('error', (e) => (state.error = e));
+  s.on('close', () => (state.closed = true));
+  /** Resolves with the next complete response (head and Content-Length body) on the connection. */
+  const response = async (ms = 5_000) => {
+    const until = Date.now() + ms;
+    for (;;) {
+      const end = state.data.indexOf('\r\n\r\n');
+      if (end >= 0) {
+        const head = state.data.slice(0, end);
+        const len = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        if (state.data.length >= end + 4 + len) {
+          const body = state.data.slice(end + 4, end + 4 + len);
+          state.data = state.data.slice(end + 4 + len);
+          return { status: Number(head.split(' ')[1]), head: head.toLowerCase(), body };
+        }
+      }
+      if (state.error || state.closed || Date.now() > until)
+        throw new Error(
+          `no whole response: ${state.error?.message ?? (state.closed ? 'closed' : 'timeout')}`,
+        );
+      await sleep(20);
+    }
+  };
+  const write = (b: string | Buffer) => new Promise<void>((r) => s.write(b, () => r()));
+  return { s, state, response, write };
+}
+
 async function expectOverloaded(r: Response, retryAfter: number) {
   expect(r.status).toBe(503);
   expect(r.headers.get('retry-after')).toBe(String(retryAfter));
@@ -69,6 +102,66 @@ describe('back-pressure', () => {
     await sleep(200);
     const again = await c.signed('GET', '/v1/archives/upload/form?uploadLength=1000');
     expect(again.status).toBe(200);
+  });
+
+  it('a refused request with a small body gets a readable 503 on a connection it keeps; a large one is closed unread', async () => {
+    ts = await startTestServer({ limits: { maxRequestsInFlight: 1, overloadRetryAfterSeconds: 5 } });
+    const base = await ts.server.listen();
+    const held = await stalledRequest(base);
+    const opened: net.Socket[] = [held];
+    try {
+      await sleep(200);
+      // The body arrives in two halves, the second after the server could have answered and closed:
+      // a close with the first half unread made the kernel reset the connection (ECONNRESET / EPIPE
+      // at the client, no 503 to read).
+      const small = rawConnection(base);
+      opened.push(small.s);
+      const body = Buffer.alloc(200_000, 7);
+      await small.write(
+        `POST /v1/uploads HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Length: ${body.length}\r\n` +
+          `Content-Type: application/offset+octet-stream\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
+      await small.write(body.subarray(0, 100_000));
+      await sleep(300);
+      await small.write(body.subarray(100_000));
+      await sleep(100);
+      expect(small.state.error?.message, 'the connection was reset').toBeUndefined();
+      const refused = await small.response();
+      expect(refused.status).toBe(503);
+      expect(JSON.parse(refused.body).error.code).toBe('COFFER_ERR_OVERLOADED');
+      expect(refused.head).toContain('retry-after: 5');
+      expect(refused.head).not.toContain('connection: close');
+      // the connection still serves
+      await small.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect((await small.response()).status).toBe(200);
+      expect(small.state.error).toBeUndefined();
+
+      // as fetch (undici) sends it, in one go: the 503, not "fetch failed" (other side closed / EPIPE)
+      for (let i = 0; i < 5; i++) {
+        const r = await fetch(`${base}/v1/uploads`, {
+          method: 'POST',
+          headers: {
+            'tus-resumable': '1.0.0',
+            'upload-length': '900000',
+            'content-type': 'application/offset+octet-stream',
+          },
+          body: new Uint8Array(900_000),
+        });
+        await expectOverloaded(r, 5);
+      }
+
+      // A declared body beyond the bound is not read: the 503 comes at once, with Connection: close.
+      const large = rawConnection(base);
+      opened.push(large.s);
+      await large.write(
+        'PUT /v1/archives/media/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 67108864\r\n\r\n',
+      );
+      const closed = await large.response();
+      expect(closed.status).toBe(503);
+      expect(closed.head).toContain('connection: close');
+    } finally {
+      for (const s of opened) s.destroy();
+    }
   });
 
   it('refuses requests while more than limits.maxDbWaiting queries wait for a PostgreSQL connection', async () => {

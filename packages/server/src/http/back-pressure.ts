@@ -11,6 +11,7 @@
  * (@fastify/under-pressure measures the loop the same way but has no in-flight bound and answers
  * with its own error shape; the part we need is this small.)
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { PATHS } from '@coffer/protocol';
 import type { FastifyInstance } from 'fastify';
@@ -35,6 +36,21 @@ export interface BackPressureOptions extends BackPressureLimits {
 }
 
 const RESOLUTION_MS = 10;
+/**
+ * A refused request whose declared body is at most this long keeps its connection: Node discards
+ * the unread body once the 503 is sent and the connection serves the next request. Closing instead
+ * made the kernel reset a connection with body bytes still unread, so the client saw ECONNRESET or
+ * EPIPE ("fetch failed") rather than a 503 it could wait out. A longer or chunked body is not worth
+ * reading: that connection is closed.
+ */
+const DRAIN_MAX_BYTES = 1024 * 1024;
+
+function drainable(headers: IncomingHttpHeaders): boolean {
+  if (headers['transfer-encoding'] !== undefined) return false;
+  const length = headers['content-length'];
+  if (length === undefined) return true; // no body
+  return /^\d{1,8}$/.test(length) && Number(length) <= DRAIN_MAX_BYTES;
+}
 const EXEMPT = new Set<string>([PATHS.healthz, PATHS.readyz, PATHS.metrics]);
 
 export interface BackPressure {
@@ -72,9 +88,7 @@ export function installBackPressure(app: FastifyInstance, o: BackPressureOptions
     if (EXEMPT.has(q < 0 ? req.url : req.url.slice(0, q))) return;
     if (overloaded()) {
       reply.header('retry-after', String(o.retryAfterSeconds));
-      // The body is not read: close the connection rather than drain an upload we refused.
-      if (req.headers['content-length'] !== '0' && req.method !== 'GET' && req.method !== 'HEAD')
-        reply.header('connection', 'close');
+      if (!drainable(req.headers)) reply.header('connection', 'close');
       return reply.status(503).send(
         errorBody('COFFER_ERR_OVERLOADED', 'the server is overloaded; retry after Retry-After seconds', {
           retryAfterSeconds: o.retryAfterSeconds,
