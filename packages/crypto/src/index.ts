@@ -46,7 +46,12 @@ export {
   RECOVERY_KEY_LENGTH,
 } from './recovery-key.ts';
 export { deriveSvrSubkeys } from './svr-key.ts';
-export { isSmallOrderPublicKey, xeddsaSign, xeddsaVerify } from './xeddsa.ts';
+export {
+  isCanonicalXeddsaSignature,
+  isSmallOrderPublicKey,
+  xeddsaSign,
+  xeddsaVerify,
+} from './xeddsa.ts';
 // end crypto-keys
 
 // crypto-seal: sealed backup stream (spec 3), platform seam, media (spec 5)

@@ -108,6 +108,20 @@ export function _xeddsaVerify(
   return constantTimeEqual(check.toBytes(), R);
 }
 
+/**
+ * Whether a 64-byte XEdDSA signature is in its one canonical form: s < q (the sign bit of the last
+ * byte aside). xeddsaVerify, like libsignal's verifier, also accepts s + q for the same R (both
+ * give the same sB), so anyone who sees a signature can make a second valid one for the same
+ * message. Where a signature must be unique, such as a replay store keyed by it, require this.
+ * Coffer's signer and libsignal's always produce s < q.
+ */
+export function isCanonicalXeddsaSignature(signature: Uint8Array): boolean {
+  if (signature.length !== 64) return false;
+  const sBytes = signature.slice(32, 64);
+  sBytes[31] = (sBytes[31] as number) & 0x7f;
+  return bytesToNumberLE(sBytes) < L;
+}
+
 // u-coordinates of the points of order 1, 2, 4 and 8 on Curve25519 (and its twist's order-2
 // point u = 0 is among them). Everything else has a large prime-order component.
 const SMALL_ORDER_U = new Set([

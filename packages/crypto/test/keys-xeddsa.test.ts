@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   clampPrivateKey,
   fromHex,
+  isCanonicalXeddsaSignature,
   isSmallOrderPublicKey,
   publicKeyFromPrivate,
   randomBytes,
@@ -87,6 +88,24 @@ describe('xeddsaVerify', () => {
     const s = le(sig.subarray(32)) + L;
     const alt = concat(sig.subarray(0, 32), toLe(s));
     expect(xeddsaVerify(pub, msg, alt)).toBe(s < 2n ** 253n);
+    // ... which is why a replay store must only take the canonical form.
+    expect(isCanonicalXeddsaSignature(sig)).toBe(true);
+    expect(isCanonicalXeddsaSignature(alt)).toBe(false);
+  });
+
+  it('isCanonicalXeddsaSignature: s < q decides, the sign bit does not', () => {
+    const withS = (s: bigint, signBit = 0) => {
+      const out = concat(sig.subarray(0, 32), toLe(s));
+      out[63] = (out[63] as number) | (signBit << 7);
+      return out;
+    };
+    expect(isCanonicalXeddsaSignature(withS(0n))).toBe(true);
+    expect(isCanonicalXeddsaSignature(withS(L - 1n))).toBe(true);
+    expect(isCanonicalXeddsaSignature(withS(L - 1n, 1))).toBe(true);
+    expect(isCanonicalXeddsaSignature(withS(L))).toBe(false);
+    expect(isCanonicalXeddsaSignature(withS(L, 1))).toBe(false);
+    expect(isCanonicalXeddsaSignature(sig.subarray(0, 63))).toBe(false);
+    for (let i = 0; i < 50; i++) expect(isCanonicalXeddsaSignature(xeddsaSign(priv, msg))).toBe(true);
   });
 
   it('checks argument types and the public key length', () => {

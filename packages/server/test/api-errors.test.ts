@@ -3,8 +3,16 @@
 // request (or the real operator call) and recorded; the last test checks nothing was left out.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { deriveBackupIdKeyPair, xeddsaSign } from '@coffer/crypto';
-import { DAY_SECONDS, dayStart, signRequest, toBase64Url } from '@coffer/protocol';
+import { deriveBackupIdKeyPair, xeddsaSign, xeddsaVerify } from '@coffer/crypto';
+import {
+  bodyHashHex,
+  canonicalRequestString,
+  DAY_SECONDS,
+  dayStart,
+  fromBase64Url,
+  signRequest,
+  toBase64Url,
+} from '@coffer/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCofferServer } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
@@ -364,6 +372,31 @@ describe('API endpoints and error codes (in-process)', () => {
     });
     expect((await c.json({ method: 'POST', url: '/v1/archives', headers: h })).status).toBe(204);
     expectError(await c.json({ method: 'POST', url: '/v1/archives', headers: h }), 401, 'COFFER_ERR_REPLAY');
+    // replay with a malleated signature: s + q verifies like s (the XEdDSA equation only sees s mod
+    // q), so a captured request could be sent once more under a "new" signature; only s < q passes.
+    const sig = fromBase64Url(h['x-coffer-signature'] as string);
+    let s = 0n;
+    for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(sig[i] as number);
+    s += 2n ** 252n + 27742317777372353535851937790883648493n;
+    const malleated = sig.slice();
+    for (let i = 32; i < 64; i++) malleated[i] = Number((s >> BigInt(8 * (i - 32))) & 0xffn);
+    const canonical = canonicalRequestString({
+      method: 'POST',
+      pathAndQuery: '/v1/archives',
+      timestamp: Number(h['x-coffer-timestamp']),
+      bodySha256Hex: await bodyHashHex(new Uint8Array(0)),
+      credential: h['x-coffer-credential'] as string,
+    });
+    expect(xeddsaVerify(c.keyPair(1).publicKey, new TextEncoder().encode(canonical), malleated)).toBe(true);
+    expectError(
+      await c.json({
+        method: 'POST',
+        url: '/v1/archives',
+        headers: { ...h, 'x-coffer-signature': toBase64Url(malleated) },
+      }),
+      401,
+      'COFFER_ERR_SIGNATURE_INVALID',
+    );
     // altered body: signature over one body, another sent
     const body = JSON.stringify({ backupIdPublicKey: toBase64Url(c.keyPair(1).publicKey) });
     const hb = await signRequest({

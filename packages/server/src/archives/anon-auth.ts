@@ -5,7 +5,7 @@
  * type, level, timestamp skew, backup-id key, request signature, and last the replay store (so only
  * authentic requests are remembered).
  */
-import { CofferError, xeddsaVerify } from '@coffer/crypto';
+import { CofferError, isCanonicalXeddsaSignature, xeddsaVerify } from '@coffer/crypto';
 import {
   canonicalRequestString,
   credentialTimeStatus,
@@ -138,7 +138,12 @@ export async function authenticateAnonymous(
   });
   let ok = false;
   try {
-    ok = signature.length === 64 && xeddsaVerify(publicKey, new TextEncoder().encode(canonical), signature);
+    // Only the canonical form (s < q): the replay store below is keyed by the signature, and the
+    // verifier alone would also accept s + q, a second valid signature anyone can derive from a
+    // captured one and replay once more.
+    ok =
+      isCanonicalXeddsaSignature(signature) &&
+      xeddsaVerify(publicKey, new TextEncoder().encode(canonical), signature);
   } catch {
     ok = false;
   }
