@@ -1,7 +1,7 @@
 // Rollback (issue 7): a server that serves an older version of a backup. The backup's time
 // (BackupInfo.backupTimeMs) is inside the MAC-protected plaintext, so the server cannot change it;
-// the device that made the newer backup remembers when (status().lastBackup.at) and can therefore
-// see that what the server now serves is older. A new device has nothing to compare with: a
+// the device that made the newer backup remembers when (status().lastBackup.at), so its restore
+// drill (verifyLatestBackup) refuses an older one with COFFER_ERR_BACKUP_ROLLED_BACK. A new device has nothing to compare with: a
 // rollback is invisible to it (a known limit, docs/security.md).
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,10 +60,33 @@ describe('rollback by the server', () => {
       .where('backup_id_hash', '=', b.backup_id_hash)
       .execute();
 
-    const served = await a.client.verifyLatestBackup();
-    // the served backup verifies (it is a real, older backup) but carries its own, older time
-    expect(served.backupAt).toBe(firstAt);
-    expect(served.backupAt).toBeLessThan((await a.client.status()).lastBackup?.at as number);
+    // the served backup is a real, older backup with a valid MAC, but it carries its own, older
+    // time: the drill refuses it with a code and records nothing as verified
+    const verifiedBefore = (await a.client.status()).lastVerified;
+    await expect(a.client.verifyLatestBackup()).rejects.toMatchObject({
+      code: 'COFFER_ERR_BACKUP_ROLLED_BACK',
+      details: { servedBackupAt: firstAt, lastBackupAt: lastAt },
+    });
+    expect((await a.client.status()).lastVerified).toEqual(verifiedBefore);
+    // a new backup replaces it, and the drill passes again
+    await a.client.backupNow();
+    const again = await a.client.verifyLatestBackup();
+    expect(again.backupAt).toBe((await a.client.status()).lastBackup?.at);
+    expect(again.backupAt).toBeGreaterThan(lastAt);
+    // and the server rolls back once more, for the new device below
+    const latest = await db
+      .selectFrom('backup_versions')
+      .selectAll()
+      .where('backup_id_hash', '=', b.backup_id_hash)
+      .orderBy('seq', 'asc')
+      .execute();
+    const oldest = latest.find((v) => v.version_id === (versions[0] as (typeof versions)[number]).version_id);
+    expect(oldest, 'the first version is still kept (3 versions by default)').toBeDefined();
+    await db
+      .updateTable('backups')
+      .set({ current_version_id: (oldest as (typeof latest)[number]).version_id })
+      .where('backup_id_hash', '=', b.backup_id_hash)
+      .execute();
 
     // a new device restoring now gets the older backup and cannot tell (known limit)
     const fresh = await makeDevice(srv.url);

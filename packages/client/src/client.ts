@@ -767,6 +767,15 @@ export class CofferClient {
         ...(opts.into ? { into: opts.into } : {}),
         onProgress: progress,
         ...(opts.signal ? { signal: opts.signal } : {}),
+      }).catch((err: unknown) => {
+        // The server found this key's backup id and checked our signature with its public key, so
+        // the key is right: a MAC that does not match means the stored file is damaged.
+        if (!hasErrorCode(err, 'COFFER_ERR_WRONG_RECOVERY_KEY')) throw err;
+        throw new CofferError(
+          'COFFER_ERR_BACKUP_CORRUPTED',
+          'The backup on the server is damaged: the recovery key is right, but the file does not match its authentication code. Nothing was changed; make a new backup from a device that has the chats.',
+          { cause: err, details: { reason: 'COFFER_ERR_BACKUP_KEY_MISMATCH' } },
+        );
       });
       return { opened, bytes: spooled.size, keys: bk, aci: account.aci };
     } finally {
@@ -863,7 +872,18 @@ export class CofferClient {
     const keys = await this.#storedKeys();
     const { opened, bytes } = await this.#openRemote(keys.recoveryKey, opts);
     const at = this.#now();
-    const lastVerified = { at, backupAt: Number(opened.info.backupTimeMs), bytes };
+    const backupAt = Number(opened.info.backupTimeMs);
+    // The backup's time is inside the MAC-protected plaintext and comes from this device's clock
+    // (backupNow records the same value), so an honest server serves at least the last one we made.
+    const { lastBackup } = await this.#state();
+    if (lastBackup?.target === 'server' && backupAt < lastBackup.at) {
+      throw new CofferError(
+        'COFFER_ERR_BACKUP_ROLLED_BACK',
+        `The server serves an older backup (made ${new Date(backupAt).toISOString()}) than the last one this device uploaded (${new Date(lastBackup.at).toISOString()}). Back up now to replace it; if this happens again, the server is not keeping your backups.`,
+        { details: { servedBackupAt: backupAt, lastBackupAt: lastBackup.at } },
+      );
+    }
+    const lastVerified = { at, backupAt, bytes };
     await this.#updateState((s) => ({ ...s, lastVerified }));
     return { ...lastVerified, chatItems: opened.summary.chatItems, frames: opened.summary.frames };
   }

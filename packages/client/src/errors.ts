@@ -3,7 +3,10 @@ export const ERROR_CODES: Record<string, string> = {
   COFFER_ERR_WRONG_RECOVERY_KEY:
     'The recovery key does not open this backup (wrong key, or the file is damaged); check the key and try again.',
   COFFER_ERR_NO_BACKUP_FOUND: 'There is no backup for this account and recovery key on the server.',
-  COFFER_ERR_BACKUP_CORRUPTED: 'The backup opened but is damaged or invalid; nothing was imported.',
+  COFFER_ERR_BACKUP_CORRUPTED:
+    'The backup is damaged or invalid (a stored file that fails its MAC with the right key, or bad contents); nothing was imported.',
+  COFFER_ERR_BACKUP_ROLLED_BACK:
+    'The server serves an older backup than the last one this device uploaded (a rollback); back up again.',
   COFFER_ERR_QUOTA_FULL: 'The server refused the upload because the backup storage quota is full.',
   COFFER_ERR_NETWORK: 'The server could not be reached; the operation will be retried.',
   COFFER_ERR_SERVER_TOO_OLD: 'The server does not support this version of the Coffer API; update the server.',
