@@ -74,7 +74,12 @@ export async function* openBackup(
     );
   }
   if ((bodyLen - IV_LEN - MAC_LEN) % 16 !== 0) {
-    throw truncated(source.size, 'the ciphertext is not a whole number of 16-byte blocks');
+    // Equally a file cut short or one with bytes appended: the message must not guess which.
+    throw truncated(
+      source.size,
+      'the ciphertext is not a whole number of 16-byte blocks',
+      'the backup file is incomplete or has extra bytes after its end (its length is one no backup can have): get the file again',
+    );
   }
   const k = typeof key === 'function' ? await key(header) : key;
   assertSealKey('key', k);
@@ -163,12 +168,12 @@ async function readRange(source: BackupSource, start: number, end: number): Prom
   return out;
 }
 
-function truncated(size: number, reason: string): CofferError {
-  return new CofferError(
-    'COFFER_ERR_BACKUP_TRUNCATED',
-    'the backup file is incomplete (it was cut short, for example by an interrupted download): download it again',
-    { details: { size, reason } },
-  );
+function truncated(
+  size: number,
+  reason: string,
+  message = 'the backup file is incomplete (it was cut short, for example by an interrupted download): download it again',
+): CofferError {
+  return new CofferError('COFFER_ERR_BACKUP_TRUNCATED', message, { details: { size, reason } });
 }
 
 function checkSource(source: BackupSource): void {
