@@ -71,8 +71,12 @@ function upload(
   });
 }
 
-/** An HTTP error answer (not a dropped connection) must carry a documented code. */
+/**
+ * An HTTP error answer (not a dropped connection) must carry a documented code. A failed assertion
+ * inside the operation (an answer it did not expect) is passed on, not taken for a dropped connection.
+ */
 function expectDocumented(err: unknown, where: string): void {
+  if ((err as { name?: string } | null)?.name === 'AssertionError') throw err;
   const res = (err as { originalResponse?: { getStatus(): number; getBody(): string } }).originalResponse;
   if (!res) return; // connection refused / reset: the client library reports a network error
   const status = res.getStatus();
