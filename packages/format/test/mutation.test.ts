@@ -557,5 +557,12 @@ describe('mutation tests against libsignal', () => {
     if (process.env.COFFER_MUTATION_TEXT_DIFFS) console.log(textDiffs.join('\n'));
     expect(made).toBe(MUTATIONS);
     expect(disagreements.slice(0, 30)).toEqual([]);
+    // Agreement is only worth something if the mutations break rules: every targeted kind must
+    // produce backups the reference rejects, and most mutations overall must be rejections.
+    for (const name of Object.keys(targeted)) {
+      expect(byOp.get(name)?.rejected ?? 0, `${name}: no mutation that libsignal rejects`).toBeGreaterThan(0);
+    }
+    const rejected = [...byOp.values()].reduce((n, st) => n + st.rejected, 0);
+    expect(rejected, 'mutations rejected by libsignal').toBeGreaterThan(made / 2);
   }, 120_000);
 });
