@@ -133,28 +133,55 @@ describe('connection faults', () => {
   });
 
   it('a stalled connection is closed by the server after the idle timeout; the upload then resumes', async () => {
-    const { ts, base } = await server();
+    const idleMs = 1500; // server()'s default limits.idleTimeoutMs
+    const { ts, base } = await server({}, undefined, idleMs);
     const proxy = await startFaultProxy({ host: '127.0.0.1', port: Number(new URL(base).port) });
     cleanups.push(() => proxy.close());
     const c = await account(ts, proxy.url);
     const data = randomBytes(600_000);
     const f = await form(c, data.length);
-    const started = upload(f, data).then(
+    // The stall is armed before the upload starts and fires at a known byte, whatever the machine's
+    // speed: the proxy forwards the tus POST and three 64 KiB PATCHes (each answered before
+    // tus-js-client sends the next), then stops forwarding about 30 KiB into the fourth PATCH body.
+    // (Mid-body on purpose: the idle timeout is re-armed once a request's headers are in, so the
+    // stall must not land in the headers, which take well under 2 KiB per request.)
+    const acknowledged = 3 * 64 * 1024;
+    const stallAt = acknowledged + 32 * 1024;
+    const before = proxy.bytesUp;
+    proxy.stallAfterUpBytes(stallAt);
+    const outcome = await upload(f, data).then(
       () => 'done',
       (e: unknown) => tusErrorCode(e),
     );
-    await new Promise((r) => setTimeout(r, 150));
-    proxy.setMode('stall');
-    const t0 = Date.now();
-    const outcome = await started;
-    const waited = Date.now() - t0;
-    if (outcome !== 'done') {
-      // the server closed the idle socket: the client saw a dropped connection, no hang
-      expect(outcome).toBe('network');
-      expect(waited).toBeLessThan(10_000);
-    }
+    const stall = proxy.stalled;
+    // The stalled path ran: the proxy stopped after exactly stallAt bytes (the rest of the 600 kB
+    // could not have reached the server, so the upload cannot have finished)...
+    expect(stall, 'the proxy must have stalled the upload').toBeDefined();
+    expect(stall!.bytesUp - before).toBe(stallAt);
+    // ...and the client saw a dropped connection (no answer, no hang, not success).
+    expect(outcome).toBe('network');
+    // The server, not the client, closed the idle socket (tus-js-client has no timeout of its own),
+    // and only once the idle timeout had passed: socket timeouts never fire early (the 50 ms margin
+    // is for timer rounding), and 10 s bounds it from above.
+    expect(stall!.closedBy).toBe('target');
+    const waited = stall!.closedAt! - stall!.at;
+    expect(waited).toBeGreaterThanOrEqual(idleMs - 50);
+    expect(waited).toBeLessThan(10_000);
     proxy.setMode('pass');
+    // The bytes the server acknowledged before the stall are kept (it may keep part of the stalled
+    // PATCH too, never more than the proxy forwarded).
+    await new Promise((r) => setTimeout(r, 300)); // the tus lock is released when the request ends
+    const head = await fetch(`${f.uploadUrl}/${f.uploadId}`, {
+      method: 'HEAD',
+      headers: { ...f.headers, 'tus-resumable': '1.0.0' },
+    });
+    expect(head.status).toBe(200);
+    const offset = Number(head.headers.get('upload-offset'));
+    expect(offset).toBeGreaterThanOrEqual(acknowledged);
+    expect(offset).toBeLessThan(stallAt);
+    const resumedFrom = proxy.bytesUp;
     await upload(f, data, `${f.uploadUrl}/${f.uploadId}`);
+    expect(proxy.bytesUp - resumedFrom).toBeLessThan(data.length - offset + 64 * 1024); // resumed, not restarted
     expect((await current(c)).equals(data)).toBe(true);
   });
 
