@@ -217,6 +217,30 @@ describe('connection faults', () => {
     expect((await current(c)).equals(data)).toBe(true);
   });
 
+  it('a kept-alive connection that goes silent after a response is closed after the idle timeout', async () => {
+    const { base } = await server();
+    const url = new URL(base);
+    const sock = connect(Number(url.port), url.hostname);
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.on('error', () => undefined);
+    let received = '';
+    let answeredAt = 0;
+    sock.on('data', (d) => {
+      received += d.toString('latin1');
+      if (!answeredAt && received.includes('"status"')) answeredAt = Date.now();
+    });
+    const closed = new Promise<number>((r) => sock.once('close', () => r(Date.now())));
+    sock.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+    const at = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 15_000))]);
+    sock.destroy();
+    expect(received).toMatch(/^HTTP\/1\.1 200/);
+    expect(received.toLowerCase()).not.toContain('connection: close');
+    expect(at, 'the silent keep-alive connection was still open after 15 s').toBeGreaterThan(0);
+    // limits.idleTimeoutMs is 1.5 s here (Node adds 1 s to the keep-alive wait); Fastify's default was 73 s
+    expect(at - answeredAt).toBeGreaterThanOrEqual(1400);
+    expect(at - answeredAt).toBeLessThan(8_000);
+  });
+
   it('slow-loris on headers: a request whose headers never finish is closed', async () => {
     const { base } = await server();
     const url = new URL(base);

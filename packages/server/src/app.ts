@@ -177,6 +177,10 @@ async function build(
     bodyLimit: config.limits.bodyBytes,
     // Slow-loris / stalled uploads: Fastify's default (0) never closes an idle socket (issue 7).
     connectionTimeout: config.limits.idleTimeoutMs ?? 60_000,
+    // ... and between requests: a kept-alive connection waiting for its next request is idle too.
+    // Fastify's default (72 s, for load balancers with a 60 s idle timeout) held a connection whose
+    // client went silent after a response for 73 s whatever limits.idleTimeoutMs said.
+    keepAliveTimeout: config.limits.idleTimeoutMs ?? 60_000,
     // Errors before routing (a URL with bad percent-encoding) get the API's error body too (issue 7).
     frameworkErrors: (_err, _req, reply) => {
       (reply as FastifyReply)
