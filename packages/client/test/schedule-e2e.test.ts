@@ -36,8 +36,16 @@ describe('scheduled backups against a server', () => {
 
     const first = await a.client.runScheduledBackup();
     expect(first.ran).toBe(true);
+    // A fresh backup is not made again, but the server copy is refreshed so retention keeps it:
+    // the refresh days, set back here, are today again after the run (both backup ids).
+    const db = srv.server.ctx.db;
+    await db.updateTable('backups').set({ last_refresh: 0 }).execute();
     const fresh = await a.client.runScheduledBackup();
     expect(fresh).toEqual({ ran: false, reason: 'fresh' });
+    const refreshed = await db.selectFrom('backups').select('last_refresh').execute();
+    expect(refreshed).toHaveLength(2);
+    const today = Math.floor(Date.now() / 86_400_000) * 86_400_000;
+    for (const row of refreshed) expect(Number(row.last_refresh)).toBeGreaterThanOrEqual(today - 86_400_000);
 
     // Network down: the run fails with COFFER_ERR_NETWORK, backs off, and succeeds once it is back.
     // Keep-alive connections would bypass the 503: start from fresh ones.
