@@ -1,4 +1,5 @@
-// `coffer admin set-level` as an operator runs it: a separate process on the server's data folder.
+// `coffer admin set-level` as an operator runs it: a separate process on the server's data folder
+// and database (SQLite in the folder, or the PostgreSQL schema of COFFER_TEST_STORAGE=pg-s3).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -14,10 +15,12 @@ describe('coffer admin set-level', () => {
     const c = TestClient.forServer(ts);
     await c.register(ts.sender);
     const dir = ts.dir;
-    await ts.server.close(); // the folder stays; the server is stopped
+    const { databaseUrl } = ts.server.ctx.config;
+    await ts.server.close(); // the folder and the database stay; the server is stopped
     const cli = (...args: string[]) =>
       run(process.execPath, ['packages/cli/bin/coffer.js', 'admin', 'set-level', ...args, '--data', dir], {
         cwd: repoRoot,
+        env: { ...process.env, COFFER_DATABASE_URL: databaseUrl },
       }).then(
         (r) => ({ code: 0, ...r }),
         (e: { code: number; stdout: string; stderr: string }) => e,
@@ -25,7 +28,7 @@ describe('coffer admin set-level', () => {
     const ok = await cli(c.aci, 'paid');
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('paid (201)');
-    const db = await createDb(`sqlite:${dir}/coffer.db`);
+    const db = await createDb(databaseUrl, { baseDir: dir });
     const row = await db.db
       .selectFrom('accounts')
       .select('level')
