@@ -179,8 +179,10 @@ async function build(
     connectionTimeout: config.limits.idleTimeoutMs ?? 60_000,
     // ... and between requests: a kept-alive connection waiting for its next request is idle too.
     // Fastify's default (72 s, for load balancers with a 60 s idle timeout) held a connection whose
-    // client went silent after a response for 73 s whatever limits.idleTimeoutMs said.
-    keepAliveTimeout: config.limits.idleTimeoutMs ?? 60_000,
+    // client went silent after a response for 73 s whatever limits.idleTimeoutMs said. Not below
+    // Node's own 5 s: the value is advertised (Keep-Alive: timeout=N) and clients stop reusing a
+    // connection a second before it, so a shorter one would make every request a new connection.
+    keepAliveTimeout: Math.max(config.limits.idleTimeoutMs ?? 60_000, 5_000),
     // Errors before routing (a URL with bad percent-encoding) get the API's error body too (issue 7).
     frameworkErrors: (_err, _req, reply) => {
       (reply as FastifyReply)
