@@ -5,14 +5,26 @@
 //   npm run bench -- validate [N | --quick] [--purpose remote-backup|device-transfer|takeout-export] [--repeat K]
 //                             [--save FILE]   (also writes the synthetic plaintext, for profiling)
 //
-// libsignal side: MessageBackup.OnlineBackupValidator fed the same unencrypted frames (one
-// addFrame call per frame; the varint split is counted in its time). That is the validation
-// libsignal's MessageBackup.validate runs after MAC check, decryption and gunzip, which Coffer's
-// side does not do either, so both sides do the same work: frames -> protobuf -> rules.
+// Two comparisons, both sides doing the same work:
+// 1. frames only: libsignal's MessageBackup.OnlineBackupValidator fed the same unencrypted frames
+//    (one addFrame call per frame; the varint split is counted in its time) against Coffer's frame
+//    reader + validator: frames -> protobuf -> rules.
+// 2. the sealed file (issue 8's target): the same plaintext sealed once by Coffer (gzip, AES-CBC,
+//    HMAC); libsignal's MessageBackup.validate (MAC, decrypt, gunzip, validate, MAC again) against
+//    Coffer's openBackup (MAC pass, decrypt + gunzip + MAC pass) + frame reader + validator.
 import { writeFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import {
+  bytesSource,
+  closeGzipWorkers,
+  deriveMessageBackupKeyFromRecoveryKey,
+  openBackup,
+  sealBackupToBytes,
+} from '@coffer/crypto';
 import { BackupValidator, readBackupBatches, type ValidationPurpose, writeBackup } from '@coffer/format';
+import { Aci } from '@signalapp/libsignal-client';
+import { InputStream } from '@signalapp/libsignal-client/dist/io.js';
 import * as MessageBackup from '@signalapp/libsignal-client/dist/MessageBackup.js';
 import type { BackupInfo, FilePointer, Frame } from '../packages/format/src/gen/Backup.ts';
 import { report } from './_report.ts';
@@ -320,7 +332,7 @@ const sample = () => {
   if (m.rss > peakRss) peakRss = m.rss;
 };
 const cpuSeconds = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1e6;
-async function runCoffer(): Promise<{
+async function runCoffer(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = chunks): Promise<{
   t: number;
   cpu: number;
   chatItems: number;
@@ -332,7 +344,7 @@ async function runCoffer(): Promise<{
   const t0 = performance.now();
   const validator = new BackupValidator({ purpose });
   let batches = 0;
-  for await (const batch of readBackupBatches(chunks)) {
+  for await (const batch of readBackupBatches(input)) {
     for (const it of batch) {
       if (it.kind === 'frame') validator.addFrame(it.frame, it);
       else validator.addInfo(it.info);
@@ -385,6 +397,44 @@ function runLibsignal(): { t: number; cpu: number } {
   return { t: (performance.now() - t0) / 1000, cpu: cpuSeconds(process.cpuUsage(c0)) };
 }
 
+// The sealed file: one AccountEntropyPool and ACI give both sides the same MessageBackupKey.
+const AEP = 'mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm';
+const ACI = '11111111-1111-4111-8111-111111111111';
+const sealKey = deriveMessageBackupKeyFromRecoveryKey(AEP, ACI);
+const sealed = await sealBackupToBytes(chunks, sealKey);
+closeGzipWorkers();
+class BytesInputStream extends InputStream {
+  #pos = 0;
+  constructor(private readonly data: Uint8Array) {
+    super();
+  }
+  override async read(amount: number): Promise<Uint8Array<ArrayBuffer>> {
+    const n = Math.min(amount, this.data.length - this.#pos);
+    const r = new Uint8Array(this.data.subarray(this.#pos, this.#pos + n));
+    this.#pos += n;
+    return r;
+  }
+  override async skip(amount: number): Promise<void> {
+    if (this.#pos + amount > this.data.length) throw new Error('skip past end');
+    this.#pos += amount;
+  }
+}
+const libKey = new MessageBackup.MessageBackupKey({ accountEntropy: AEP, aci: Aci.fromUuid(ACI) });
+async function runLibsignalSealed(): Promise<{ t: number; cpu: number }> {
+  gc();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const outcome = await MessageBackup.validate(
+    libKey,
+    LIB_PURPOSE[purpose],
+    () => new BytesInputStream(sealed),
+    BigInt(sealed.length),
+  );
+  if (outcome.errorMessage) throw new Error(`libsignal refused the sealed file: ${outcome.errorMessage}`);
+  return { t: (performance.now() - t0) / 1000, cpu: cpuSeconds(process.cpuUsage(c0)) };
+}
+const runCofferSealed = () => runCoffer(openBackup(bytesSource(sealed), sealKey));
+
 // The machine is shared: run both REPEAT times, alternating, and compare the best of each.
 const repeatArg = args[args.indexOf('--repeat') + 1];
 const REPEAT = args.includes('--repeat') && repeatArg ? Number(repeatArg) : 3;
@@ -416,6 +466,21 @@ for (let r = 0; r < REPEAT; r++) {
 const tCoffer = Math.min(...cofferTimes);
 const tLib = Math.min(...libTimes);
 
+const sealedCoffer: number[] = [];
+const sealedLib: number[] = [];
+for (let r = 0; r < REPEAT; r++) {
+  const c = r % 2 === 0 ? await runCofferSealed() : undefined;
+  const l = await runLibsignalSealed();
+  const c2 = c ?? (await runCofferSealed());
+  sealedCoffer.push(c2.t);
+  sealedLib.push(l.t);
+  console.log(
+    `  sealed run ${r + 1}: Coffer open+validate ${c2.t.toFixed(2)} s, libsignal MessageBackup.validate ${l.t.toFixed(2)} s`,
+  );
+}
+const tSealedCoffer = Math.min(...sealedCoffer);
+const tSealedLib = Math.min(...sealedLib);
+
 // ------------------------------------------------------------------ report
 const fps = (t: number) => `${Math.round(frameCount / t).toLocaleString('en')} frames/s`;
 const mb = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
@@ -424,6 +489,10 @@ console.log(`Coffer  readBackupBatches + BackupValidator   ${tCoffer.toFixed(2)}
 console.log(`libsignal OnlineBackupValidator (native)      ${tLib.toFixed(2)} s   ${fps(tLib)}`);
 console.log(
   `ratio (libsignal time / Coffer time): ${(tLib / tCoffer).toFixed(2)}x ${tLib > tCoffer ? '(Coffer faster)' : '(Coffer slower)'}`,
+);
+console.log(
+  `sealed file (${(sealed.length / 1e6).toFixed(1)} MB): Coffer openBackup + validator ${tSealedCoffer.toFixed(2)} s, ` +
+    `libsignal MessageBackup.validate ${tSealedLib.toFixed(2)} s, ratio ${(tSealedLib / tSealedCoffer).toFixed(2)}x`,
 );
 console.log(
   `Coffer peak memory while validating: heap used at most +${mb(peakHeap)} above the heap before each run ` +
@@ -437,6 +506,14 @@ const tCpuCoffer = Math.min(...cofferCpu);
 const tCpuLib = Math.min(...libCpu);
 const itemsLabel = `${N >= 1e6 ? `${N / 1e6}M` : `${N / 1e3}k`} items`;
 report('validate', [
+  {
+    what: `open+validate ${itemsLabel}, sealed file, vs libsignal MessageBackup.validate (wall, best of ${REPEAT})`,
+    coffer: fps(tSealedCoffer),
+    reference: fps(tSealedLib),
+    ratio: `${(tSealedLib / tSealedCoffer).toFixed(2)}x`,
+    target: '>= 1.0x',
+    met: tSealedLib / tSealedCoffer >= 1 ? 'yes' : 'NO',
+  },
   {
     what: `read+validate ${itemsLabel} vs libsignal validator (wall, best of ${REPEAT})`,
     coffer: fps(tCoffer),
