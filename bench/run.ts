@@ -31,7 +31,8 @@ const PLAN: Array<{ bench: string; label?: string; covers: string; full: string[
   },
   {
     bench: 'validate',
-    covers: 'open+validate of a sealed file vs libsignal MessageBackup.validate, and frames-only vs its OnlineBackupValidator, 1,000,000 items',
+    covers:
+      'open+validate of a sealed file vs libsignal MessageBackup.validate, and frames-only vs its OnlineBackupValidator, 1,000,000 items',
     full: ['1000000', '--repeat', '3'],
     quick: ['100000', '--repeat', '3'],
   },

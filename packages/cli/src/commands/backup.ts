@@ -29,7 +29,10 @@ export function register(program: Command): void {
       program
         .command('backup')
         .description('back up this device now (to the server, or --to FILE for a local sealed backup)')
-        .option('--to <file>', 'write a local sealed backup file instead of uploading (messages only: media are not in the file)')
+        .option(
+          '--to <file>',
+          'write a local sealed backup file instead of uploading (messages only: media are not in the file)',
+        )
         .option('--enable', 'turn backups on first if they are off (prints the new recovery key once)'),
       'verify this e-mail/phone with the server first (registers the device)',
     )
