@@ -2,13 +2,14 @@
 // crash-embedded.test.ts (SQLite + files) and crash-pg-s3.test.ts (PostgreSQL + S3).
 //
 // Each trial picks an operation (messages upload, the commit right after the last byte, media store,
-// media deletion, delete-everything of a second account, or a moment of background retention, which
-// runs every 250 ms in these servers), kills the server with SIGKILL at a random moment inside it,
-// restarts it on the same data, and checks:
+// media deletion, delete-everything of a second account, or background retention deleting a third
+// account's idle backup: the job runs every 250 ms in these servers), kills the server with SIGKILL
+// at a random moment inside it, restarts it on the same data, and checks:
 //   - the current backup is byte-identical to the last acknowledged upload or to the interrupted one
 //     (when its commit finished before the kill): never a half-written or unknown object;
 //   - every listed version and every listed media object downloads byte-identical to what was sent;
 //   - a deleted backup is either wholly there or wholly gone;
+//   - an idle backup whose deletion by retention was interrupted is deleted after the restart;
 //   - the interrupted upload resumes from the server's offset and completes;
 //   - every HTTP error answer carried a documented code.
 import { createHash, randomBytes } from 'node:crypto';
@@ -16,6 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ERROR_CODES } from '@coffer/protocol';
+import { createDb } from '@coffer/server';
 import * as tus from 'tus-js-client';
 import { expect } from 'vitest';
 import {
@@ -137,6 +139,36 @@ export async function runCrashTrials(
     expect((await a.setKey(2)).status).toBe(204);
 
     const known = new Set<string>(); // hashes of every messages upload ever sent
+    const idle: SocketClient[] = []; // accounts whose backups retention must delete
+    // The server's own database, opened beside the running process (SQLite allows a second
+    // writer with its busy timeout; PostgreSQL is shared anyway).
+    const backdateRefresh = async (idHash: string) => {
+      const db = await createDb(o.env?.COFFER_DATABASE_URL ?? `sqlite:${path.join(dataDir, 'coffer.db')}`, {
+        migrate: false,
+      });
+      try {
+        await db.db
+          .updateTable('backups')
+          .set({ last_refresh: 0 })
+          .where('backup_id_hash', '=', idHash)
+          .execute();
+      } finally {
+        await db.close();
+      }
+    };
+    /** Waits until retention has deleted every idle account's backup (the job resumes after a kill). */
+    const expectIdleGone = async (trial: number) => {
+      for (const r of idle.splice(0)) {
+        let code: string | undefined;
+        for (let i = 0; i < 100 && code !== 'COFFER_ERR_BACKUP_ID_UNKNOWN'; i++) {
+          if (i > 0) await sleep(100);
+          code = (await r.signed('GET', '/v1/archives')).body?.error?.code;
+        }
+        expect(code, `trial ${trial}: retention did not delete an idle backup after the restart`).toBe(
+          'COFFER_ERR_BACKUP_ID_UNKNOWN',
+        );
+      }
+    };
     let current: Buffer | undefined; // last acknowledged current backup
     let pending: { data: Buffer; form: Form; url?: string } | undefined;
     const media = new Map<string, Buffer>(); // media acknowledged as stored (and not deleted)
@@ -316,8 +348,24 @@ export async function runCrashTrials(
         await check(trial, op);
         await resume();
         continue;
+      } else if (op === 'retention') {
+        // A third account's backup made idle (its refresh day set back to 1970), so the retention
+        // job, every 250 ms here, deletes it (rows, then blobs) while the server dies. After the
+        // restart the job must finish the deletion, and nothing of account a may be touched (check).
+        const r = new SocketClient(base);
+        await r.register(undefined as never);
+        expect((await r.fetchCredentials([0])).status).toBe(200);
+        expect((await r.setKey(1)).status).toBe(204);
+        const data = randomBytes(20_000 + Math.floor(rnd() * 200_000));
+        const rf = await r.signed('GET', `/v1/archives/upload/form?uploadLength=${data.length}`);
+        expect(rf.status).toBe(200);
+        await upload(rf.body, data);
+        const idHash = createHash('sha256').update(r.backupId(1)).digest().subarray(0, 16).toString('hex');
+        await backdateRefresh(idHash);
+        idle.push(r);
+        killAt = sleep(rnd() * 600);
       } else {
-        // 'retention' (or media-delete with nothing to delete): the timer job runs every 250 ms
+        // media-delete with nothing to delete: a kill while the timer jobs run
         killAt = sleep(rnd() * 600);
       }
       const t0 = Date.now();
@@ -328,6 +376,7 @@ export async function runCrashTrials(
       proc = await start();
       const t2 = Date.now();
       await check(trial, op);
+      await expectIdleGone(trial);
       const t3 = Date.now();
       await resume();
       if (process.env.COFFER_DEBUG_TRIALS)
