@@ -85,7 +85,10 @@ export async function openProfile(name: string): Promise<Profile> {
   };
 }
 
-/** Numbered screenshots in test-output/web/<folder>/. */
+/**
+ * Numbered screenshots in test-output/web/<folder>/. Each step is also checked to fit the phone-sized
+ * viewport (390 px): nothing on the screen may need sideways scrolling.
+ */
 export async function screenshotter(folder: string): Promise<(page: Page, step: string) => Promise<void>> {
   const dir = join(repoRoot, 'test-output', 'web', folder);
   await rm(dir, { recursive: true, force: true });
@@ -94,5 +97,11 @@ export async function screenshotter(folder: string): Promise<(page: Page, step: 
   return async (page, step) => {
     n += 1;
     await page.screenshot({ path: join(dir, `${String(n).padStart(2, '0')}-${step}.png`), fullPage: false });
+    const { scrollWidth, innerWidth } = await page.evaluate(() => ({
+      scrollWidth: document.documentElement.scrollWidth,
+      innerWidth: window.innerWidth,
+    }));
+    if (scrollWidth > innerWidth)
+      throw new Error(`step ${step}: the page is ${scrollWidth} px wide in a ${innerWidth} px viewport`);
   };
 }
