@@ -1,7 +1,11 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBundle, openProfile, type Profile, screenshotter } from './browser.ts';
+import { buildBundle, openProfile, type Profile, repoRoot, screenshotter, webRoot } from './browser.ts';
 import { type RunningServer, startServer } from './server.ts';
 
 /**
@@ -290,5 +294,42 @@ describe('web app: back up in one browser profile, restore in another', () => {
     const after = await server.stored();
     expect(after.versions).toBe(0);
     expect(after.blobs).toBe(0);
+  }, 120_000);
+
+  it('`coffer serve`, as `npm start` runs it, finds the built app in packages/web/dist and serves it at /', async () => {
+    const dist = join(webRoot, 'dist');
+    const dataDir = mkdtempSync(join(tmpdir(), 'coffer-web-serve-'));
+    const port = 28900 + Math.floor(Math.random() * 90);
+    const child = spawn(
+      process.execPath,
+      [join(repoRoot, 'packages/cli/bin/coffer.js'), 'serve', '--data', dataDir, '--port', String(port)],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, COFFER_LOG_LEVEL: 'error' } },
+    );
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      let index: Response | undefined;
+      for (let i = 0; i < 300 && !index; i++) {
+        index = await fetch(`${base}/`).catch(() => undefined);
+        if (!index) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(index?.status).toBe(200);
+      expect(index?.headers.get('content-type')).toMatch(/^text\/html/);
+      const html = await (index as Response).text();
+      expect(html).toBe(readFileSync(join(dist, 'index.html'), 'utf8'));
+      // its script, and a client-side route (falls back to the app), and the API beside it
+      const script = /<script[^>]+src="([^"]+)"/.exec(html)?.[1];
+      expect(script).toMatch(/^\.?\/assets\/.+\.js$/); // relative: the app works under any path
+      const js = await fetch(new URL(script as string, `${base}/`));
+      expect(js.status).toBe(200);
+      expect(Buffer.from(await js.arrayBuffer()).equals(readFileSync(join(dist, script as string)))).toBe(
+        true,
+      );
+      expect(await (await fetch(`${base}/settings/chats`)).text()).toBe(html);
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   }, 120_000);
 });
