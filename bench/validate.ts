@@ -24,9 +24,9 @@ import {
 } from '@coffer/crypto';
 import { BackupValidator, readBackupBatches, type ValidationPurpose, writeBackup } from '@coffer/format';
 import { Aci } from '@signalapp/libsignal-client';
-import { InputStream } from '@signalapp/libsignal-client/dist/io.js';
 import * as MessageBackup from '@signalapp/libsignal-client/dist/MessageBackup.js';
 import type { BackupInfo, FilePointer, Frame } from '../packages/format/src/gen/Backup.ts';
+import { BytesInputStream } from '../test-support/libsignal-input.ts';
 import { report } from './_report.ts';
 
 const args = process.argv.slice(2);
@@ -403,22 +403,6 @@ const ACI = '11111111-1111-4111-8111-111111111111';
 const sealKey = deriveMessageBackupKeyFromRecoveryKey(AEP, ACI);
 const sealed = await sealBackupToBytes(chunks, sealKey);
 closeGzipWorkers();
-class BytesInputStream extends InputStream {
-  #pos = 0;
-  constructor(private readonly data: Uint8Array) {
-    super();
-  }
-  override async read(amount: number): Promise<Uint8Array<ArrayBuffer>> {
-    const n = Math.min(amount, this.data.length - this.#pos);
-    const r = new Uint8Array(this.data.subarray(this.#pos, this.#pos + n));
-    this.#pos += n;
-    return r;
-  }
-  override async skip(amount: number): Promise<void> {
-    if (this.#pos + amount > this.data.length) throw new Error('skip past end');
-    this.#pos += amount;
-  }
-}
 const libKey = new MessageBackup.MessageBackupKey({ accountEntropy: AEP, aci: Aci.fromUuid(ACI) });
 async function runLibsignalSealed(): Promise<{ t: number; cpu: number }> {
   gc();

@@ -2,10 +2,10 @@
 // which checks the HMAC, decrypts, gunzips and validates every frame.
 import { Aci } from '@signalapp/libsignal-client';
 import { BackupForwardSecrecyToken } from '@signalapp/libsignal-client/dist/AccountKeys.js';
-import { InputStream } from '@signalapp/libsignal-client/dist/io.js';
 import * as MessageBackup from '@signalapp/libsignal-client/dist/MessageBackup.js';
 import protobuf from 'protobufjs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BytesInputStream } from '../../../test-support/libsignal-input.ts';
 import { vectorPath } from '../../../test-support/vectors.ts';
 import { closeGzipWorkers, encodeSealedHeader, sealBackupToBytes } from '../src/index.ts';
 import {
@@ -19,23 +19,6 @@ import {
 } from './_seal-helpers.ts';
 
 afterAll(() => closeGzipWorkers());
-
-class BytesInputStream extends InputStream {
-  private pos = 0;
-  constructor(private readonly data: Uint8Array) {
-    super();
-  }
-  override async read(amount: number): Promise<Uint8Array<ArrayBuffer>> {
-    const n = Math.min(amount, this.data.length - this.pos);
-    const r = new Uint8Array(this.data.subarray(this.pos, this.pos + n));
-    this.pos += n;
-    return r;
-  }
-  override async skip(amount: number): Promise<void> {
-    if (this.pos + amount > this.data.length) throw new Error('skip past end');
-    this.pos += amount;
-  }
-}
 
 async function libsignalValidate(file: Uint8Array, fsToken?: Uint8Array) {
   const mbk = new MessageBackup.MessageBackupKey({
