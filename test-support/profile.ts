@@ -34,3 +34,11 @@ export function runSeed(): number {
   const s = process.env.COFFER_SEED;
   return s ? Number(s) : Math.floor(Math.random() * 2 ** 31);
 }
+
+/**
+ * fast-check runs for one property: `ci` normally, at least 5,000 in the soak profile
+ * (COFFER_TRIALS_PROPERTY overrides every property's count).
+ */
+export function propertyRuns(ci: number): number {
+  return trials('property', ci, Math.max(ci, 5000));
+}

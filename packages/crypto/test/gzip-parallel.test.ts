@@ -4,6 +4,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { propertyRuns } from '../../../test-support/profile.ts';
 import { closeGzipWorkers, gzipParallel } from '../src/gzip-parallel.ts';
 import { gunzipStrict } from '../src/gzip-strict.ts';
 import { getPlatform } from '../src/platform.ts';
@@ -64,7 +65,7 @@ describe('gzipParallel', () => {
           expect(Buffer.from(gunzipSync(gz)).equals(Buffer.from(data))).toBe(true);
         },
       ),
-      { numRuns: 100 },
+      { numRuns: propertyRuns(100) },
     );
   });
 });

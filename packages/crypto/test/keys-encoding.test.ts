@@ -3,6 +3,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { propertyRuns } from '../../../test-support/profile.ts';
 import {
   bytesToUuid,
   CofferError,
@@ -49,7 +50,7 @@ describe('hex, base64, base64url', () => {
         expect(fromBase64(toBase64(b))).toEqual(b);
         expect(fromBase64Url(toBase64Url(b))).toEqual(b);
       }),
-      { numRuns: 500 },
+      { numRuns: propertyRuns(500) },
     );
   });
 
@@ -66,7 +67,7 @@ describe('hex, base64, base64url', () => {
         decodesOrCofferError(fromBase64, toBase64, s);
         decodesOrCofferError(fromBase64Url, toBase64Url, s);
       }),
-      { numRuns: 1000 },
+      { numRuns: propertyRuns(1000) },
     );
     for (const [decode, s] of [
       [fromHex, 'abc'],

@@ -3,6 +3,7 @@
 import { AccountEntropyPool } from '@signalapp/libsignal-client/dist/AccountKeys.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { propertyRuns } from '../../../test-support/profile.ts';
 import {
   CofferError,
   formatRecoveryKey,
@@ -98,7 +99,7 @@ describe('isValidRecoveryKey', () => {
           expect(isValidRecoveryKey(s)).toBe(AccountEntropyPool.isValid(s));
         },
       ),
-      { numRuns: 500 },
+      { numRuns: propertyRuns(500) },
     );
     expect(isValidRecoveryKey(undefined)).toBe(false);
     expect(isValidRecoveryKey(42)).toBe(false);
@@ -123,7 +124,7 @@ describe('parseRecoveryKey and formatRecoveryKey', () => {
         expect(shown).toMatch(/^[0-9A-Z]{4}(?:(?: | {2}|-|\n)[0-9A-Z]{4}){15}$/);
         expect(parseRecoveryKey(shown)).toBe(key);
       }),
-      { numRuns: 1000 },
+      { numRuns: propertyRuns(1000) },
     );
   });
 
@@ -142,7 +143,7 @@ describe('parseRecoveryKey and formatRecoveryKey', () => {
           expect(parseRecoveryKey(typed)).toBe(key);
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: propertyRuns(1000) },
     );
   });
 
@@ -166,7 +167,7 @@ describe('parseRecoveryKey and formatRecoveryKey', () => {
             expect(['COFFER_ERR_RECOVERY_KEY_LENGTH', 'COFFER_ERR_RECOVERY_KEY_CHARACTER']).toContain(code);
         },
       ),
-      { numRuns: 2000 },
+      { numRuns: propertyRuns(2000) },
     );
   });
 
@@ -192,7 +193,7 @@ describe('parseRecoveryKey and formatRecoveryKey', () => {
           expect(err.message).toContain(bad);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: propertyRuns(300) },
     );
   });
 
@@ -215,7 +216,7 @@ describe('parseRecoveryKey and formatRecoveryKey', () => {
         expect(err.message).toContain('exactly 64');
         expect(err.message).toContain(n < 64 ? `${64 - n} ` : `${n - 64} too many`);
       }),
-      { numRuns: 300 },
+      { numRuns: propertyRuns(300) },
     );
   });
 

@@ -3,6 +3,7 @@
 // does not verify.
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { propertyRuns } from '../../../test-support/profile.ts';
 import {
   bytesSource,
   closeGzipWorkers,
@@ -38,7 +39,7 @@ describe.each(['node', 'web'] as const)('sealed reader on arbitrary input [%s]',
         const r = await outcome(file, platform);
         expect(r).not.toBe('ok');
       }),
-      { numRuns: 300 },
+      { numRuns: propertyRuns(300) },
     );
   });
 
@@ -67,7 +68,7 @@ describe.each(['node', 'web'] as const)('sealed reader on arbitrary input [%s]',
           }
         },
       ),
-      { numRuns: 200 },
+      { numRuns: propertyRuns(200) },
     );
   });
 });

@@ -11,6 +11,7 @@ import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import { hasErrorCode } from '@coffer/crypto';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
+import { propertyRuns } from '../../../test-support/profile.ts';
 import { vectorPath } from '../../../test-support/vectors.ts';
 import { decodeFrame } from '../src/fast-decode.ts';
 import { type BackupItem, FrameDecoder } from '../src/frame-reader.ts';
@@ -28,7 +29,7 @@ import { BACKUP_INVALID, BackupValidator, VALIDATION_PURPOSES, validateBackup } 
 import { parseJsonProto } from '../src/json-form.ts';
 import type { ValidationPurpose } from '../src/validate/purpose.ts';
 
-const RUNS = Number(process.env.COFFER_FAST_DECODE_RUNS ?? 600);
+const RUNS = Number(process.env.COFFER_FAST_DECODE_RUNS ?? propertyRuns(600));
 
 // ------------------------------------------------------------------ comparing the two decoders
 

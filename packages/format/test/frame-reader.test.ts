@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { propertyRuns } from '../../../test-support/profile.ts';
 import { type BackupItem, FrameDecoder, readBackupAll, readBackupItems } from '../src/frame-reader.ts';
 import { encodeDelimitedFrame, encodeDelimitedInfo, writeBackup } from '../src/frame-writer.ts';
 import type { BackupInfo, Frame } from '../src/gen/Backup.ts';
@@ -186,7 +187,7 @@ describe('frame reader', () => {
           }
         },
       ),
-      { numRuns: 3000 },
+      { numRuns: propertyRuns(3000) },
     );
   });
 });

@@ -10,6 +10,7 @@ import { ERROR_CODES, ERROR_STATUS } from '@coffer/protocol';
 import { ERRORS } from '@tus/server';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { propertyRuns } from '../../../test-support/profile.ts';
 import { freePortInRange } from '../../../test-support/services.ts';
 import { tusTextError } from '../src/uploads/tus-errors.ts';
 import { startTestServer, type TestClient, type TestServer } from './helpers.ts';
@@ -218,7 +219,7 @@ describe('@tus/server error answers carry a documented code', () => {
         // HEAD answers carry no body by HTTP rules: the status is what the client sees.
         expect(r.status).not.toBe(500);
       }),
-      { numRuns: 150 },
+      { numRuns: propertyRuns(150) },
     );
   });
 });
