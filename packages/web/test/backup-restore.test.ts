@@ -230,11 +230,25 @@ describe('web app: back up in one browser profile, restore in another', () => {
     await shot(page, 'b-wrong-key');
 
     await keyBox.fill(recoveryKey.match(/.{4}/g)!.join(' '));
+    // Record every state of the restore progress bar: it may be on screen only briefly.
+    await page.evaluate(() => {
+      const w = window as unknown as { restoreProgress: string[] };
+      w.restoreProgress = [];
+      new MutationObserver(() => {
+        const bar = document.querySelector('progress[aria-label="Restore progress"]');
+        const text = bar?.parentElement?.querySelector('.progress-text')?.textContent;
+        if (text && w.restoreProgress.at(-1) !== text) w.restoreProgress.push(text);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    });
     await page.getByRole('button', { name: 'Restore' }).click();
     const restoreStart = Date.now();
     await page.locator('[role=alert]:not(:empty)').waitFor({ state: 'detached' });
     await waitOrAlert(page, page.getByRole('button', { name: 'Open chats' }));
     timings.restoreMs = Date.now() - restoreStart;
+    const progressShown = await page.evaluate(
+      () => (window as unknown as { restoreProgress: string[] }).restoreProgress,
+    );
+    expect(progressShown.length, 'the restore showed no progress bar').toBeGreaterThan(0);
     expect(await page.getByRole('status').first().textContent()).toContain(`Restored ${namesA.length} chats`);
     await shot(page, 'b-restored');
     await page.getByRole('button', { name: 'Open chats' }).click();
