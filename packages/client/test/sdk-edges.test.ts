@@ -2,9 +2,9 @@
 // own, cancellation mid-upload, the media concurrency limit, the media restore order, and a failed
 // key rotation that must leave the old key working. Real server in-process, real sockets.
 import http from 'node:http';
-import net from 'node:net';
 import type { MessageModel } from '@coffer/chatstore';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePortInRange } from '../../../test-support/services.ts';
 import { type Device, makeDevice, startServer } from './harness.ts';
 import { startProxy } from './proxy.ts';
 
@@ -16,23 +16,8 @@ afterAll(async () => {
 });
 
 // Ports 31200-31599: clear of the harness (27000-27999), faults.test.ts (27500-27899), the web suite
-// (28000-28899), the security/reliability suites (29000-29899) and the bench (30100). Each process
-// starts at its own offset and skips ports another process holds.
-const PORT_FIRST = 31200;
-const PORT_COUNT = 400;
-let portCursor = (process.pid % 50) * 8;
-async function freePort(): Promise<number> {
-  for (let tries = 0; tries < PORT_COUNT; tries++) {
-    const port = PORT_FIRST + (portCursor++ % PORT_COUNT);
-    const free = await new Promise<boolean>((resolve) => {
-      const probe = net.createServer();
-      probe.once('error', () => resolve(false));
-      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error(`no free port in ${PORT_FIRST}-${PORT_FIRST + PORT_COUNT - 1}`);
-}
+// (28000-28999), the security/reliability suites (29000-29899) and the bench (30100).
+const freePort = () => freePortInRange(31200, 31599);
 
 const id = (name: string) => `${name}-${Math.random().toString(36).slice(2)}@example.org`;
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');

@@ -86,8 +86,7 @@ export function _xeddsaVerify(
   const uBytes = publicKey.subarray(publicKey.length - 32);
   const signBit = ((signature[63] as number) & 0x80) >> 7;
   const R = signature.subarray(0, 32);
-  const sBytes = signature.slice(32, 64);
-  sBytes[31] = (sBytes[31] as number) & 0x7f;
+  const sBytes = scalarBytes(signature);
   if (((sBytes[31] as number) & 0xe0) !== 0) return false; // s >= 2^253
   const s = bytesToNumberLE(sBytes);
   if (allowNative) {
@@ -116,10 +115,14 @@ export function _xeddsaVerify(
  * Coffer's signer and libsignal's always produce s < q.
  */
 export function isCanonicalXeddsaSignature(signature: Uint8Array): boolean {
-  if (signature.length !== 64) return false;
+  return signature.length === 64 && bytesToNumberLE(scalarBytes(signature)) < L;
+}
+
+/** s of a signature R || s: its last 32 bytes, without the sign bit libsignal stores in the top bit. */
+function scalarBytes(signature: Uint8Array): Uint8Array {
   const sBytes = signature.slice(32, 64);
   sBytes[31] = (sBytes[31] as number) & 0x7f;
-  return bytesToNumberLE(sBytes) < L;
+  return sBytes;
 }
 
 // u-coordinates of the points of order 1, 2, 4 and 8 on Curve25519 (and its twist's order-2

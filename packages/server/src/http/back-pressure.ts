@@ -36,6 +36,8 @@ export interface BackPressureOptions extends BackPressureLimits {
 }
 
 const RESOLUTION_MS = 10;
+const EXEMPT = new Set<string>([PATHS.healthz, PATHS.readyz, PATHS.metrics]);
+
 /**
  * A refused request whose declared body is at most this long keeps its connection: Node discards
  * the unread body once the 503 is sent and the connection serves the next request. Closing instead
@@ -51,7 +53,6 @@ function drainable(headers: IncomingHttpHeaders): boolean {
   if (length === undefined) return true; // no body
   return /^\d{1,8}$/.test(length) && Number(length) <= DRAIN_MAX_BYTES;
 }
-const EXEMPT = new Set<string>([PATHS.healthz, PATHS.readyz, PATHS.metrics]);
 
 export interface BackPressure {
   /** Why a request would be refused now, or undefined. */
