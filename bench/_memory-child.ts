@@ -86,7 +86,8 @@ async function instrumentedRestore(input: string, storeDir: string): Promise<Rec
   const store = await SqliteChatStore.open(storeDir);
   const validator = new BackupValidator({ purpose: 'remote-backup' });
   const session = await store.beginImport();
-  const source = await fileSource(input);
+  // As `coffer restore --from` and a downloaded backup read it (packages/client/src/node.ts).
+  const source = await fileSource(input, 64 * 1024, { reuseBuffer: true });
   let macDone = 0;
   async function* timedOpen(): AsyncGenerator<Uint8Array> {
     const t = performance.now();

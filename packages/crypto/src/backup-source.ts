@@ -30,8 +30,8 @@ export interface FileSourceOptions {
    * as `openBackup` does. Without it each chunk is a fresh buffer, and V8 frees those only at a
    * collection that their tiny JS wrappers rarely cause: a verify of 1M messages (two passes over
    * 38 MB) piled up about 25 MiB of them (bench/README.md, performance notes > Memory). Pair it
-   * with 64 KiB chunks: each chunk's decrypted copy is still a fresh buffer, and 1 MiB ones were
-   * kept across collections (the CLI's verify and restore read this way).
+   * with a small `chunkSize` such as 64 KiB, as `coffer verify`, `coffer restore --from` and the
+   * Node client's downloaded backups do.
    */
   reuseBuffer?: boolean;
 }

@@ -169,6 +169,7 @@ export const webPlatform: Platform = {
   incrementalMacOffloaded: (macKey, chunkSize) => inlineIncrementalMac(webPlatform, macKey, chunkSize),
   aesCbcEncrypt: webCbcEncrypt,
   aesCbcDecrypt: webCbcDecrypt,
+  decryptStep: Number.POSITIVE_INFINITY,
   // CompressionStream has no level; browsers use zlib's default (6).
   gzip: (input) => webGzip(input),
   rawInflater: () => new PakoRawInflater(),

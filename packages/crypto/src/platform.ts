@@ -43,6 +43,13 @@ export interface Platform {
   incrementalMacOffloaded(macKey: Uint8Array, chunkSize: number): AsyncIncrementalMac;
   aesCbcEncrypt(key: Uint8Array, iv: Uint8Array): CbcStream;
   aesCbcDecrypt(key: Uint8Array, iv: Uint8Array): CbcStream;
+  /**
+   * Most ciphertext `openBackup` hands to one `aesCbcDecrypt().update`. Node returns a fresh
+   * buffer per call, so small steps let each plaintext piece be consumed and freed by the next
+   * young-generation collection (bench/README.md, restore memory); WebCrypto pays a round trip
+   * per call, so the web platform decrypts each chunk whole.
+   */
+  readonly decryptStep: number;
   /** One standard gzip member of `input` (any chunking). */
   gzip(
     input: AsyncIterable<Uint8Array>,

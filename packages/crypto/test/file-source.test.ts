@@ -67,3 +67,35 @@ it('openBackup opens a sealed file through a reused-buffer source', async () => 
     out.push(Buffer.from(c));
   expect(Buffer.concat(out).equals(plaintext)).toBe(true);
 });
+
+it('openBackup is done with every chunk before it asks for the next, whatever the chunk size', async () => {
+  // A source that scribbles over each chunk as soon as it is asked for the next one: a reader that
+  // kept a chunk (or a view of it) past that point would decrypt garbage and fail its checks. The
+  // chunk sizes straddle Node's 16 KiB decrypt step (Platform.decryptStep) and are not multiples
+  // of the cipher block, so steps end inside chunks and blocks span chunks.
+  const key = messageBackupKey(AEP_M, ACI_1);
+  const plaintext = Buffer.concat([randomBytes(200_000), Buffer.alloc(400_000, 'coffer ')]);
+  const parts: Buffer[] = [];
+  for await (const c of sealBackup([plaintext], key)) parts.push(Buffer.from(c));
+  const sealed = Buffer.concat(parts);
+  for (const chunkSize of [1000, 16 * 1024, 50_003, 1 << 20]) {
+    let reads = 0;
+    const source = {
+      size: sealed.length,
+      async *read(start: number, end: number) {
+        const buf = new Uint8Array(chunkSize);
+        for (let p = start; p < end; p += chunkSize) {
+          const n = Math.min(chunkSize, end - p);
+          buf.set(sealed.subarray(p, p + n));
+          reads++;
+          yield buf.subarray(0, n);
+          buf.fill(0xaa);
+        }
+      },
+    };
+    const out: Buffer[] = [];
+    for await (const c of openBackup(source, key)) out.push(Buffer.from(c));
+    expect(Buffer.concat(out).equals(plaintext)).toBe(true);
+    expect(reads).toBeGreaterThan(chunkSize < sealed.length ? 2 : 1);
+  }
+});

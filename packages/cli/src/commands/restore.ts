@@ -48,7 +48,7 @@ export function register(program: Command): void {
         const progress = progressReporter(o.json);
         const t0 = performance.now();
         if (o.from) {
-          await device.client.restoreFromSource(await fileSource(o.from), {
+          await device.client.restoreFromSource(await fileSource(o.from, 64 * 1024, { reuseBuffer: true }), {
             recoveryKey: key,
             ...(o.aci ? { aci: o.aci } : {}),
             onProgress: progress.onProgress,
