@@ -1,13 +1,45 @@
 // Attack tests not already in api-errors.test.ts: path traversal in every key-like parameter,
 // upload tokens used beyond their length or on another upload, a credential made for another
-// backup id, a flood of session requests from one address, oversize bodies.
+// backup id, a flood of session requests from one address, oversize bodies. Runs on the embedded
+// store and, in .ci/run's second pass, on PostgreSQL + S3 (COFFER_TEST_STORAGE=pg-s3), where a
+// traversal would show up as an object key outside the server's prefix.
 // biome-ignore-all lint/suspicious/noExplicitAny: tests read arbitrary JSON responses
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { toBase64Url } from '@coffer/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseS3Url, testS3Client, testStorageFor } from '../../../test-support/services.ts';
 import { startTestServer, TestClient, type TestServer } from './helpers.ts';
+
+/** Every stored name that contains `token`: files beside and under the data folder, or S3 keys bucket-wide. */
+async function storedNamesContaining(ts: TestServer, token: string): Promise<string[]> {
+  const storage = await testStorageFor(ts.dir);
+  if (storage.kind === 'embedded') {
+    const parent = path.dirname(ts.dir);
+    const beside = fs.readdirSync(parent).filter((n) => n.includes(token));
+    const under = (fs.readdirSync(ts.dir, { recursive: true }) as string[]).filter((n) => n.includes(token));
+    return [...beside.map((n) => path.join(parent, n)), ...under];
+  }
+  // The whole bucket, not just this server's prefix: a key that escaped it is the thing to find.
+  const target = parseS3Url(storage.overrides.blobUrl as string);
+  const s3 = testS3Client(target);
+  const found: string[] = [];
+  let token2: string | undefined;
+  let listed = 0;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: target.bucket, ContinuationToken: token2 }));
+    for (const o of page.Contents ?? []) {
+      listed++;
+      if (o.Key?.includes(token)) found.push(o.Key);
+    }
+    token2 = page.NextContinuationToken;
+  } while (token2);
+  s3.destroy();
+  expect(listed).toBeGreaterThan(0); // the listing saw the store (this server's upload at least)
+  return found;
+}
 
 const tusHeaders = (form: { headers: Record<string, string> }, extra: Record<string, string>) => ({
   ...form.headers,
@@ -30,8 +62,9 @@ describe('attacks', () => {
     await ts.close();
   });
 
-  it('path traversal and odd characters in keys and ids are refused without touching the disk', async () => {
-    const canary = path.join(ts.dir, '..', `canary-${randomBytes(4).toString('hex')}`);
+  it('path traversal and odd characters in keys and ids are refused without touching the store', async () => {
+    // Every traversal names this canary; afterwards no file or object key may contain it.
+    const canary = `canary-${randomBytes(6).toString('hex')}`;
     const ra = (await c.signed('GET', '/v1/archives/auth/read')).body;
     for (const p of ['..%2F..%2Fetc%2Fpasswd', '..', '%2e%2e', 'a%00b', '..%5C..%5Cx']) {
       const r = await c.json({ method: 'GET', url: `/v1/cdn/media/${p}/${p}`, headers: ra.headers });
@@ -45,8 +78,8 @@ describe('attacks', () => {
       expect([400, 401, 404]).toContain(b.status);
     }
     for (const mediaId of [
-      '../../../../tmp/x',
-      '..%2F..%2Fx',
+      `../../../../tmp/${canary}`,
+      `..%2F..%2F${canary}`,
       'A'.repeat(19) + '/',
       '....................',
     ]) {
@@ -59,7 +92,7 @@ describe('attacks', () => {
       expect(r.status).toBe(mediaId === '....................' ? 400 : 400);
       expect(['COFFER_ERR_BAD_REQUEST', 'COFFER_ERR_INVALID_KEY']).toContain(r.body.error.code);
     }
-    for (const sourceUploadId of ['../x', '../../coffer.db']) {
+    for (const sourceUploadId of [`../${canary}`, '../../coffer.db', `../../../${canary}`]) {
       const r = await c.signed(
         'PUT',
         '/v1/archives/media',
@@ -68,7 +101,7 @@ describe('attacks', () => {
       );
       expect(r.body.error.code).toBe('COFFER_ERR_BAD_REQUEST');
     }
-    for (const v of ['..', '../x', 'a/b']) {
+    for (const v of ['..', `../${canary}`, 'a/b']) {
       const r = await c.signed('POST', `/v1/archives/versions/${encodeURIComponent(v)}/restore`);
       expect(['COFFER_ERR_BAD_REQUEST', 'COFFER_ERR_VERSION_NOT_FOUND', 'COFFER_ERR_NOT_FOUND']).toContain(
         r.body.error.code,
@@ -76,12 +109,27 @@ describe('attacks', () => {
     }
     // tus upload ids from the URL are checked against the token before the store sees them
     const form = (await c.signed('GET', '/v1/archives/upload/form?uploadLength=10')).body;
-    for (const id of ['..%2F..%2Fcoffer.db', '..', 'x']) {
-      const r = await c.inject({ method: 'HEAD', url: `/v1/uploads/${id}`, headers: tusHeaders(form, {}) });
-      expect([401, 404]).toContain(r.statusCode);
+    // One real upload first, so that the store holds something and the scan below has a baseline.
+    const real = await c.inject({
+      method: 'POST',
+      url: '/v1/uploads',
+      headers: tusHeaders(form, { 'upload-length': '10' }),
+    });
+    expect(real.statusCode).toBe(201);
+    for (const id of ['..%2F..%2Fcoffer.db', '..', 'x', `..%2F..%2F${canary}`]) {
+      for (const method of ['HEAD', 'PATCH'] as const) {
+        const r = await c.inject({
+          method,
+          url: `/v1/uploads/${id}`,
+          headers: tusHeaders(form, { 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }),
+          ...(method === 'PATCH' ? { payload: Buffer.from(canary) } : {}),
+        });
+        expect([401, 404]).toContain(r.statusCode);
+      }
     }
-    expect(fs.existsSync(canary)).toBe(false);
-    expect(fs.existsSync(path.join(ts.dir, 'coffer.db'))).toBe(true);
+    expect(await storedNamesContaining(ts, canary)).toEqual([]);
+    // The server still works after all that.
+    expect((await c.signed('GET', '/v1/archives')).status).toBe(200);
   });
 
   it('an upload token creates one upload, no longer than its length, and only its own', async () => {
