@@ -26,16 +26,18 @@ async function storedNamesContaining(ts: TestServer, token: string): Promise<str
   const target = parseS3Url(storage.overrides.blobUrl as string);
   const s3 = testS3Client(target);
   const found: string[] = [];
-  let token2: string | undefined;
+  let continuation: string | undefined;
   let listed = 0;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: target.bucket, ContinuationToken: token2 }));
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: target.bucket, ContinuationToken: continuation }),
+    );
     for (const o of page.Contents ?? []) {
       listed++;
       if (o.Key?.includes(token)) found.push(o.Key);
     }
-    token2 = page.NextContinuationToken;
-  } while (token2);
+    continuation = page.NextContinuationToken;
+  } while (continuation);
   s3.destroy();
   expect(listed).toBeGreaterThan(0); // the listing saw the store (this server's upload at least)
   return found;
@@ -121,7 +123,10 @@ describe('attacks', () => {
         const r = await c.inject({
           method,
           url: `/v1/uploads/${id}`,
-          headers: tusHeaders(form, { 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }),
+          headers: tusHeaders(form, {
+            'upload-offset': '0',
+            'content-type': 'application/offset+octet-stream',
+          }),
           ...(method === 'PATCH' ? { payload: Buffer.from(canary) } : {}),
         });
         expect([401, 404]).toContain(r.statusCode);
