@@ -7,7 +7,7 @@ import { createWriteStream, readFileSync, renameSync, rmSync } from 'node:fs';
 import { generateIntoStore, SqliteChatStore } from '@coffer/chatstore';
 import { deriveBackupKeys, openSealedBackup, sealedBackupStream } from '@coffer/client';
 import { closeGzipWorkers, fileSource, openBackup } from '@coffer/crypto';
-import { BackupValidator, readBackupBatches } from '@coffer/format';
+import { BackupValidator, readBackupSlices } from '@coffer/format';
 
 const argv = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -76,7 +76,7 @@ async function childMain(mode: string): Promise<void> {
 
 /**
  * openSealedBackup(source, key, { into }) step by step (the same calls in the same order), with a
- * clock around each stage as seen from the restore loop. readBackupBatches reads one chunk ahead,
+ * clock around each stage as seen from the restore loop. readBackupSlices reads one chunk ahead,
  * so decryption and gunzip of the next chunk overlap validation and import of this one; the stage
  * 'open+decode' is therefore the time the loop waited for the next batch (MAC pass excluded:
  * 'mac' is the wait for the first decrypted chunk, which comes only after the whole-file MAC).
@@ -98,13 +98,20 @@ async function instrumentedRestore(input: string, storeDir: string): Promise<Rec
       yield c;
     }
   }
-  const batches = readBackupBatches(timedOpen())[Symbol.asyncIterator]();
+  const slices = readBackupSlices(timedOpen())[Symbol.asyncIterator]();
   for (;;) {
     const t = performance.now();
-    const r = await batches.next();
+    const r = await slices.next();
     st['decrypt+gunzip+decode'] += performance.now() - t;
     if (r.done) break;
-    for (const it of r.value) {
+    // Frames decode as this loop asks for them (readBackupSlices): that is timed here too.
+    const items = r.value[Symbol.iterator]();
+    for (;;) {
+      const td = performance.now();
+      const n = items.next();
+      st['decrypt+gunzip+decode'] += performance.now() - td;
+      if (n.done) break;
+      const it = n.value;
       if (it.kind === 'info') {
         const tv = performance.now();
         validator.addInfo(it.info);

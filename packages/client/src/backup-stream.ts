@@ -10,7 +10,7 @@ import {
   type BackupInfo,
   BackupValidator,
   type Frame,
-  readBackupBatches,
+  readBackupSlices,
   type ValidationPurpose,
   type ValidationSummary,
   writeBackup,
@@ -148,9 +148,13 @@ export async function openSealedBackup(
   let frames = 0;
   try {
     if (opts.into) session = await opts.into.beginImport();
-    for await (const batch of readBackupBatches(openBackup(source, messageKey))) {
+    // Slices decode frame by frame as they are consumed (readBackupSlices): a restore then never
+    // holds a batch of fresh frames, which had V8 allocate every later frame in the old generation.
+    for await (const slice of readBackupSlices(openBackup(source, messageKey))) {
       if (opts.signal?.aborted) throw cancelled();
-      for (const it of batch) {
+      let items = 0;
+      for (const it of slice) {
+        items++;
         if (it.kind === 'info') {
           validator.addInfo(it.info);
           info = it.info;
@@ -160,7 +164,7 @@ export async function openSealedBackup(
           frames++;
         }
       }
-      opts.onProgress?.({ phase: opts.into ? 'import' : 'verify', items: frames });
+      if (items > 0) opts.onProgress?.({ phase: opts.into ? 'import' : 'verify', items: frames });
     }
     const summary = validator.finish();
     if (!info) throw new CofferError('COFFER_ERR_BACKUP_CORRUPTED', 'The backup has no BackupInfo.');

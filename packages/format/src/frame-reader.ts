@@ -47,10 +47,14 @@ export class FrameDecoder {
   #partsLen = 0;
   /** Bytes that must be buffered before parsing is worth retrying (avoids O(n^2) concatenation). */
   #need = 1;
-  /** Absolute stream offset of the first buffered byte. */
+  /** Absolute stream offset of the first byte not yet decoded. */
   #offset = 0;
   /** Messages decoded so far, BackupInfo included. */
   #count = 0;
+  /** The bytes being decoded: `#buf` from `#pos` on (`#offset` is the stream offset of `#buf[#pos]`). */
+  #buf: Uint8Array | undefined;
+  #pos = 0;
+  #reader: BinaryReader | undefined;
 
   constructor(opts: ReadOptions = {}) {
     const max = opts.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
@@ -71,20 +75,52 @@ export class FrameDecoder {
 
   /** Decodes all complete messages now available and appends them to `out`. */
   push(chunk: Uint8Array, out: BackupItem[]): void {
+    this.#load(chunk);
+    for (let item = this.#next(); item !== undefined; item = this.#next()) out.push(item);
+  }
+
+  /**
+   * Like `push`, but decodes each message only when the caller asks for it: iterate it to the end
+   * before the next call. A caller that handles one frame at a time then never holds a batch of
+   * freshly decoded frames; with whole batches alive at a scavenge, V8 judged the decoder's
+   * allocation sites long-lived and began allocating every later frame in the old generation
+   * (bench/README.md, restore memory).
+   */
+  decodeEach(chunk: Uint8Array): IterableIterator<BackupItem> {
+    this.#load(chunk);
+    const iterator: IterableIterator<BackupItem> = {
+      next: () => {
+        const value = this.#next();
+        return value === undefined ? { done: true, value: undefined } : { done: false, value };
+      },
+      [Symbol.iterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  /** Takes a chunk; once enough bytes are buffered for the next message, makes them `#buf`. */
+  #load(chunk: Uint8Array): void {
+    if (this.#buf !== undefined) throw new Error('FrameDecoder: the previous chunk was not read to its end');
     if (chunk.length === 0) return;
     this.#parts.push(chunk);
     this.#partsLen += chunk.length;
     if (this.#partsLen < this.#need) return;
-    const buf =
+    this.#buf =
       this.#parts.length === 1 ? (this.#parts[0] as Uint8Array) : concat(this.#parts, this.#partsLen);
     this.#parts = [];
     this.#partsLen = 0;
     this.#need = 1;
-    const base = this.#offset;
+    this.#pos = 0;
+    this.#reader = undefined;
+  }
+
+  /** The next complete message of `#buf`, or undefined (the rest is kept for the next chunk). */
+  #next(): BackupItem | undefined {
+    const buf = this.#buf;
+    if (buf === undefined) return undefined;
     const n = buf.length;
-    let reader: BinaryReader | undefined;
-    let pos = 0;
-    while (pos < n) {
+    const pos = this.#pos;
+    if (pos < n) {
       // spec 3.4: the prefix is a protobuf varint read as varint32 (at most 10 bytes).
       let len = 0;
       let mul = 1;
@@ -99,17 +135,14 @@ export class FrameDecoder {
           break;
         }
       }
-      if (!done) {
-        if (p - pos >= 10)
-          throw this.#error('COFFER_ERR_FRAME_VARINT', base + pos, 'has an invalid length prefix');
-        this.#need = n - pos + 1;
-        break;
+      if (!done && p - pos >= 10) {
+        throw this.#error('COFFER_ERR_FRAME_VARINT', this.#offset, 'has an invalid length prefix');
       }
       // Checked before buffering: a hostile prefix cannot make us hold gigabytes.
-      if (len > this.#max) {
+      if (done && len > this.#max) {
         throw this.#error(
           'COFFER_ERR_FRAME_TOO_LARGE',
-          base + pos,
+          this.#offset,
           `is ${len} bytes, more than the maximum of ${this.#max}`,
           {
             size: len,
@@ -118,21 +151,23 @@ export class FrameDecoder {
         );
       }
       const end = p + len;
-      if (end > n) {
-        this.#need = end - pos;
-        break;
+      if (done && end <= n) {
+        this.#reader ??= new BinaryReader(buf);
+        this.#reader.pos = p;
+        const item = this.#decode(this.#reader, buf, len, this.#offset);
+        this.#count++;
+        this.#pos = end;
+        this.#offset += end - pos;
+        return item;
       }
-      reader ??= new BinaryReader(buf);
-      reader.pos = p;
-      out.push(this.#decode(reader, buf, len, base + pos));
-      this.#count++;
-      pos = end;
-    }
-    if (pos < n) {
+      // Incomplete: keep the rest and wait until at least the bytes it needs have arrived.
+      this.#need = done ? end - pos : n - pos + 1;
       this.#parts.push(pos === 0 ? buf : buf.subarray(pos));
       this.#partsLen = n - pos;
     }
-    this.#offset = base + pos;
+    this.#buf = undefined;
+    this.#reader = undefined;
+    return undefined;
   }
 
   /** Call at end of input: throws if the stream ends inside a message or holds no BackupInfo. */
@@ -256,6 +291,30 @@ async function* chunks(source: ByteSource): AsyncGenerator<Uint8Array> {
 const BATCH_BYTES = 16 * 1024;
 
 /**
+ * Reads the stream in slices of at most 16 KiB of input, each an iterable that decodes its items
+ * one at a time as it is iterated (FrameDecoder.decodeEach). Iterate each slice to its end before
+ * asking for the next. One await per slice, not per frame, and no batch of decoded frames held:
+ * the restore path uses it.
+ */
+export async function* readBackupSlices(
+  source: ByteSource,
+  opts: ReadOptions = {},
+): AsyncGenerator<Iterable<BackupItem>> {
+  const dec = new FrameDecoder(opts);
+  for await (const c of chunks(source)) {
+    // Large chunks (a 1 MiB one from a caller's own source) are decoded in slices: a batch then
+    // holds about a hundred and fifty frames, not ten thousand, so they die young instead of
+    // surviving a scavenge. Keeping them all alive at once made V8 grow the young generation and
+    // promote garbage: +40 MiB peak RSS at 1M messages. 16 KiB rather than 64 KiB: about 5 % less
+    // CPU for read + validate (bench/README.md, performance notes).
+    for (let o = 0; o < c.length; o += BATCH_BYTES) {
+      yield dec.decodeEach(o === 0 && c.length <= BATCH_BYTES ? c : c.subarray(o, o + BATCH_BYTES));
+    }
+  }
+  dec.finish();
+}
+
+/**
  * Reads the stream in batches: one array of decoded items per 16 KiB of input that completed any.
  * This is the fast path (one await per chunk, not per frame); the validator uses it.
  */
@@ -265,12 +324,7 @@ export async function* readBackupBatches(
 ): AsyncGenerator<BackupItem[]> {
   const dec = new FrameDecoder(opts);
   for await (const c of chunks(source)) {
-    // Large chunks (openBackup yields 1 MiB) are decoded in slices: a batch then holds about a
-    // hundred and fifty frames, not ten thousand, so they die young instead of surviving a
-    // scavenge. Keeping them all alive at once made V8 grow the young generation and promote
-    // garbage: +40 MiB peak RSS at 1M messages. 16 KiB rather than 64 KiB: about 5 % less CPU for
-    // read + validate, most after a full collection has shrunk the young generation
-    // (bench/README.md, performance notes).
+    // Sliced as in readBackupSlices (see there).
     for (let o = 0; o < c.length; o += BATCH_BYTES) {
       const out: BackupItem[] = [];
       dec.push(o === 0 && c.length <= BATCH_BYTES ? c : c.subarray(o, o + BATCH_BYTES), out);

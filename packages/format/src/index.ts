@@ -11,6 +11,7 @@ export {
   readBackupAll,
   readBackupBatches,
   readBackupItems,
+  readBackupSlices,
 } from './frame-reader.ts';
 export type { WriteOptions } from './frame-writer.ts';
 export { encodeDelimitedFrame, encodeDelimitedInfo, writeBackup } from './frame-writer.ts';

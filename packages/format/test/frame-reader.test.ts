@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { propertyRuns } from '../../../test-support/profile.ts';
-import { type BackupItem, FrameDecoder, readBackupAll, readBackupItems } from '../src/frame-reader.ts';
+import {
+  type BackupItem,
+  FrameDecoder,
+  readBackupAll,
+  readBackupBatches,
+  readBackupItems,
+  readBackupSlices,
+} from '../src/frame-reader.ts';
 import { encodeDelimitedFrame, encodeDelimitedInfo, writeBackup } from '../src/frame-writer.ts';
 import type { BackupInfo, Frame } from '../src/gen/Backup.ts';
 
@@ -62,6 +69,42 @@ describe('frame reader', () => {
       const infoLen = encodeDelimitedInfo(info).length;
       expect(f2?.offset).toBe(infoLen + 2 * encodeDelimitedFrame(frames[0] as Frame).length);
       expect(items[0]?.kind === 'info' && items[0].info.currentAppVersion).toBe('coffer-test');
+    }
+  });
+
+  it('slices decode each frame only when it is asked for, and agree with the batches', async () => {
+    // A damaged 4th frame: a slice hands out the frames before it, then throws at it. A reader that
+    // decoded the whole slice up front would throw before handing out anything.
+    const bad = concat([
+      encodeDelimitedInfo(info),
+      ...frames.slice(0, 3).map(encodeDelimitedFrame),
+      Uint8Array.of(2, 0x12, 0x7f),
+      encodeDelimitedFrame(stickerFrame(9)),
+    ]);
+    const seen: string[] = [];
+    let err: unknown;
+    try {
+      for await (const slice of readBackupSlices(bad)) for (const it of slice) seen.push(it.kind);
+    } catch (e) {
+      err = e;
+    }
+    expect(seen).toEqual(['info', 'frame', 'frame', 'frame']);
+    expect((err as { code?: string }).code).toBe('COFFER_ERR_FRAME_DECODE');
+    expect((err as { details?: unknown }).details).toMatchObject({ frameIndex: 3 });
+    // Same items, indexes and offsets as readBackupBatches, however the input is chunked.
+    const many = concat([
+      encodeDelimitedInfo(info),
+      ...Array.from({ length: 700 }, (_, i) => encodeDelimitedFrame(stickerFrame(i % 250))),
+    ]);
+    for (const cuts of [[], [7, 20_000], Array.from({ length: 40 }, (_, i) => i * 997)]) {
+      const fromSlices: BackupItem[] = [];
+      for await (const slice of readBackupSlices(split(many, cuts))) fromSlices.push(...slice);
+      const fromBatches: BackupItem[] = [];
+      for await (const b of readBackupBatches(split(many, cuts))) fromBatches.push(...b);
+      expect(fromSlices).toHaveLength(701);
+      expect(fromSlices.map((i) => [i.kind, i.offset, i.size])).toEqual(
+        fromBatches.map((i) => [i.kind, i.offset, i.size]),
+      );
     }
   });
 
