@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { createWriteStream, readFileSync, renameSync, rmSync } from 'node:fs';
 import { generateIntoStore, SqliteChatStore } from '@coffer/chatstore';
 import { deriveBackupKeys, openSealedBackup, sealedBackupStream } from '@coffer/client';
-import { closeGzipWorkers, fileSource, openBackup } from '@coffer/crypto';
+import { closeGzipWorkers, openBackup, sealedFileSource } from '@coffer/crypto';
 import { BackupValidator, readBackupSlices } from '@coffer/format';
 
 const argv = process.argv.slice(2);
@@ -60,8 +60,8 @@ async function childMain(mode: string): Promise<void> {
     await once(file, 'finish');
     store.close();
   } else if (mode === 'verify') {
-    // As `coffer verify` reads the file: 64 KiB chunks into one reused buffer (bench/README.md).
-    const src = await fileSource(opt('in') as string, 64 * 1024, { reuseBuffer: true });
+    // As `coffer verify` reads the file.
+    const src = await sealedFileSource(opt('in') as string);
     const opened = await openSealedBackup(src, keys.messageKey);
     out.items = opened.summary.chatItems;
   } else if (mode === 'restore') {
@@ -86,8 +86,8 @@ async function instrumentedRestore(input: string, storeDir: string): Promise<Rec
   const store = await SqliteChatStore.open(storeDir);
   const validator = new BackupValidator({ purpose: 'remote-backup' });
   const session = await store.beginImport();
-  // As `coffer restore --from` and a downloaded backup read it (packages/client/src/node.ts).
-  const source = await fileSource(input, 64 * 1024, { reuseBuffer: true });
+  // As `coffer restore --from` and a downloaded backup read it.
+  const source = await sealedFileSource(input);
   let macDone = 0;
   async function* timedOpen(): AsyncGenerator<Uint8Array> {
     const t = performance.now();

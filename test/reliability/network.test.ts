@@ -5,7 +5,7 @@
 // code. Runs on the embedded store and, in .ci/run's second pass, on PostgreSQL + S3
 // (COFFER_TEST_STORAGE=pg-s3). Storage outages are in storage-faults.test.ts.
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startFaultProxy } from '../../test-support/proxy.ts';
 import {
@@ -20,6 +20,19 @@ import {
 } from './fault-helpers.ts';
 
 afterAll(runCleanups);
+
+/** A raw TCP connection to the server of `url`, for requests no HTTP client would send. */
+async function rawSocket(url: URL): Promise<{ sock: Socket; closed: Promise<number> }> {
+  const sock = connect(Number(url.port), url.hostname);
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  sock.on('error', () => undefined);
+  return { sock, closed: new Promise<number>((r) => sock.once('close', () => r(Date.now()))) };
+}
+
+/** When the connection closed (a Date.now() time), or -1 if it was still open after 15 s. */
+function closeTime(closed: Promise<number>): Promise<number> {
+  return Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 15_000))]);
+}
 
 describe('connection faults', () => {
   it('a connection dropped mid-upload: previous backup intact, the upload resumes from the server offset', async () => {
@@ -117,21 +130,18 @@ describe('connection faults', () => {
     });
     expect(create.status).toBe(201);
     const url = new URL(`${f.uploadUrl}/${f.uploadId}`);
-    const sock = connect(Number(url.port), url.hostname);
-    await new Promise<void>((r) => sock.once('connect', () => r()));
+    const { sock, closed } = await rawSocket(url);
     const t0 = Date.now();
-    const closed = new Promise<number>((r) => sock.once('close', () => r(Date.now() - t0)));
-    sock.on('error', () => undefined);
     sock.write(
       `PATCH ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: ${f.headers.Authorization ?? f.headers.authorization}\r\n` +
         `Tus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n` +
         `Content-Length: ${data.length}\r\n\r\n`,
     );
     sock.write(data.subarray(0, 70_000));
-    const after = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 15_000))]);
+    const at = await closeTime(closed);
     sock.destroy();
-    expect(after, 'the server must close an idle upload connection').toBeGreaterThan(0);
-    expect(after).toBeLessThan(10_000);
+    expect(at, 'the server must close an idle upload connection').toBeGreaterThan(0);
+    expect(at - t0).toBeLessThan(10_000);
     // the upload is not lost: resume from whatever offset the server kept
     await new Promise((r) => setTimeout(r, 300)); // the tus lock is released when the request ends
     await upload(f, data, url.toString());
@@ -140,19 +150,15 @@ describe('connection faults', () => {
 
   it('a kept-alive connection that goes silent after a response is closed after the idle timeout', async () => {
     const { base } = await server();
-    const url = new URL(base);
-    const sock = connect(Number(url.port), url.hostname);
-    await new Promise<void>((r) => sock.once('connect', () => r()));
-    sock.on('error', () => undefined);
+    const { sock, closed } = await rawSocket(new URL(base));
     let received = '';
     let answeredAt = 0;
     sock.on('data', (d) => {
       received += d.toString('latin1');
       if (!answeredAt && received.includes('"status"')) answeredAt = Date.now();
     });
-    const closed = new Promise<number>((r) => sock.once('close', () => r(Date.now())));
     sock.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
-    const at = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 15_000))]);
+    const at = await closeTime(closed);
     sock.destroy();
     expect(received).toMatch(/^HTTP\/1\.1 200/);
     expect(received.toLowerCase()).not.toContain('connection: close');
@@ -165,15 +171,10 @@ describe('connection faults', () => {
 
   it('slow-loris on headers: a request whose headers never finish is closed', async () => {
     const { base } = await server();
-    const url = new URL(base);
-    const sock = connect(Number(url.port), url.hostname);
-    await new Promise<void>((r) => sock.once('connect', () => r()));
-    sock.on('error', () => undefined);
-    const t0 = Date.now();
-    const closed = new Promise<number>((r) => sock.once('close', () => r(Date.now() - t0)));
+    const { sock, closed } = await rawSocket(new URL(base));
     sock.write('GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ');
-    const after = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 15_000))]);
+    const at = await closeTime(closed);
     sock.destroy();
-    expect(after).toBeGreaterThan(0);
+    expect(at).toBeGreaterThan(0);
   });
 });

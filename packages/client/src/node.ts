@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileSource } from '@coffer/crypto';
+import { sealedFileSource } from '@coffer/crypto';
 import type { ClientPlatform, Spooled } from './platform.ts';
 
 export { FileKeyStore } from './file-key-store.ts';
@@ -30,9 +30,8 @@ export function nodePlatform(opts: { tmpDir?: string } = {}): ClientPlatform {
       const { size } = await stat(path);
       return {
         size,
-        // Read by openBackup only, which is done with each chunk before it asks for the next: one
-        // reused 64 KiB buffer instead of a fresh 1 MiB one per read (bench/README.md, restore memory).
-        source: await fileSource(path, 64 * 1024, { reuseBuffer: true }),
+        // Read by openBackup only.
+        source: await sealedFileSource(path),
         tusInput: () => createReadStream(path),
         dispose: () => rm(dir, { recursive: true, force: true }),
       };

@@ -55,7 +55,13 @@ export {
 // end crypto-keys
 
 // crypto-seal: sealed backup stream (spec 3), platform seam, media (spec 5)
-export { type BackupSource, bytesSource, type FileSourceOptions, fileSource } from './backup-source.ts';
+export {
+  type BackupSource,
+  bytesSource,
+  type FileSourceOptions,
+  fileSource,
+  sealedFileSource,
+} from './backup-source.ts';
 export { closeGzipWorkers } from './gzip-workers.ts';
 export {
   type AttachmentSealResult,

@@ -141,9 +141,7 @@ async function* decrypt(
     // 1M messages (bench/README.md, restore memory).
     const step = platform.decryptStep;
     for (let o = 0; o < data.length; o += step) {
-      const pt = await (cipher as NonNullable<typeof cipher>).update(
-        step >= data.length ? data : data.subarray(o, o + step),
-      );
+      const pt = await (cipher as NonNullable<typeof cipher>).update(data.subarray(o, o + step));
       if (pt.length > 0) yield pt;
     }
   }

@@ -120,51 +120,56 @@ export class FrameDecoder {
     if (buf === undefined) return undefined;
     const n = buf.length;
     const pos = this.#pos;
-    if (pos < n) {
-      // spec 3.4: the prefix is a protobuf varint read as varint32 (at most 10 bytes).
-      let len = 0;
-      let mul = 1;
-      let p = pos;
-      let done = false;
-      while (p < n && p - pos < 10) {
-        const b = buf[p++] as number;
-        len += (b & 0x7f) * mul;
-        mul *= 128;
-        if (b < 0x80) {
-          done = true;
-          break;
-        }
+    if (pos === n) return this.#keepRest(buf, pos, 1);
+    // spec 3.4: the prefix is a protobuf varint read as varint32 (at most 10 bytes).
+    let len = 0;
+    let mul = 1;
+    let p = pos;
+    let done = false;
+    while (p < n && p - pos < 10) {
+      const b = buf[p++] as number;
+      len += (b & 0x7f) * mul;
+      mul *= 128;
+      if (b < 0x80) {
+        done = true;
+        break;
       }
-      if (!done && p - pos >= 10) {
-        throw this.#error('COFFER_ERR_FRAME_VARINT', this.#offset, 'has an invalid length prefix');
-      }
-      // Checked before buffering: a hostile prefix cannot make us hold gigabytes.
-      if (done && len > this.#max) {
-        throw this.#error(
-          'COFFER_ERR_FRAME_TOO_LARGE',
-          this.#offset,
-          `is ${len} bytes, more than the maximum of ${this.#max}`,
-          {
-            size: len,
-            maxFrameSize: this.#max,
-          },
-        );
-      }
-      const end = p + len;
-      if (done && end <= n) {
-        this.#reader ??= new BinaryReader(buf);
-        this.#reader.pos = p;
-        const item = this.#decode(this.#reader, buf, len, this.#offset);
-        this.#count++;
-        this.#pos = end;
-        this.#offset += end - pos;
-        return item;
-      }
-      // Incomplete: keep the rest and wait until at least the bytes it needs have arrived.
-      this.#need = done ? end - pos : n - pos + 1;
-      this.#parts.push(pos === 0 ? buf : buf.subarray(pos));
-      this.#partsLen = n - pos;
     }
+    if (!done) {
+      if (p - pos >= 10)
+        throw this.#error('COFFER_ERR_FRAME_VARINT', this.#offset, 'has an invalid length prefix');
+      return this.#keepRest(buf, pos, n - pos + 1);
+    }
+    // Checked before buffering: a hostile prefix cannot make us hold gigabytes.
+    if (len > this.#max) {
+      throw this.#error(
+        'COFFER_ERR_FRAME_TOO_LARGE',
+        this.#offset,
+        `is ${len} bytes, more than the maximum of ${this.#max}`,
+        {
+          size: len,
+          maxFrameSize: this.#max,
+        },
+      );
+    }
+    const end = p + len;
+    if (end > n) return this.#keepRest(buf, pos, end - pos);
+    this.#reader ??= new BinaryReader(buf);
+    this.#reader.pos = p;
+    const item = this.#decode(this.#reader, buf, len, this.#offset);
+    this.#count++;
+    this.#pos = end;
+    this.#offset += end - pos;
+    return item;
+  }
+
+  /** `#buf` is used up: keep its bytes from `pos` on and wait until `need` bytes are buffered. */
+  #keepRest(buf: Uint8Array, pos: number, need: number): undefined {
+    if (pos < buf.length) {
+      this.#parts.push(pos === 0 ? buf : buf.subarray(pos));
+      this.#partsLen = buf.length - pos;
+    }
+    this.#need = need;
     this.#buf = undefined;
     this.#reader = undefined;
     return undefined;

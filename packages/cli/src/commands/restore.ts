@@ -1,6 +1,6 @@
 // `coffer restore`: restores the latest server backup after identity verification, or a local
 // sealed file with --from. The import is atomic: a failed restore leaves the profile as it was.
-import { fileSource } from '@coffer/crypto';
+import { sealedFileSource } from '@coffer/crypto';
 import type { Command } from 'commander';
 import {
   addDeviceOptions,
@@ -48,7 +48,7 @@ export function register(program: Command): void {
         const progress = progressReporter(o.json);
         const t0 = performance.now();
         if (o.from) {
-          await device.client.restoreFromSource(await fileSource(o.from, 64 * 1024, { reuseBuffer: true }), {
+          await device.client.restoreFromSource(await sealedFileSource(o.from), {
             recoveryKey: key,
             ...(o.aci ? { aci: o.aci } : {}),
             onProgress: progress.onProgress,

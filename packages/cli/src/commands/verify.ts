@@ -1,6 +1,6 @@
 // `coffer verify`: a restore drill. Downloads the latest backup (or reads --from FILE) and checks
 // it completely (MAC, decryption, gzip, frames, validation) without importing anything.
-import { fileSource } from '@coffer/crypto';
+import { sealedFileSource } from '@coffer/crypto';
 import type { Command } from 'commander';
 import {
   addDeviceOptions,
@@ -32,15 +32,10 @@ export function register(program: Command): void {
       try {
         const progress = progressReporter(o.json);
         if (o.from) {
-          // One reused 64 KiB read buffer: fresh buffers per chunk piled up as garbage outside
-          // V8's heap (peak RSS of a 1M-message verify 110 -> 84 MiB; bench/README.md, memory).
-          const opened = await device.client.verifySource(
-            await fileSource(o.from, 64 * 1024, { reuseBuffer: true }),
-            {
-              ...(o.key ? { recoveryKey: o.key } : {}),
-              ...(o.aci ? { aci: o.aci } : {}),
-            },
-          );
+          const opened = await device.client.verifySource(await sealedFileSource(o.from), {
+            ...(o.key ? { recoveryKey: o.key } : {}),
+            ...(o.aci ? { aci: o.aci } : {}),
+          });
           output(
             o.json,
             {
